@@ -1,0 +1,107 @@
+/*
+ * Task pane UI: connection settings and the "Sync workbook" button.
+ * The logic lives in client.js and sync.js; this file only wires the DOM.
+ */
+/* global document, Office, OfficeRuntime, Excel, SheetAIClient, SheetAISync */
+
+(function () {
+  "use strict";
+
+  let cancelController = null;
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function setStatus(text, isError) {
+    const el = $("status");
+    el.textContent = text;
+    el.className = isError ? "error" : "";
+  }
+
+  function showSummary(summary) {
+    const table = $("summary");
+    table.textContent = "";
+    const lines = SheetAISync.summaryLines(summary);
+    for (const [label, text] of lines) {
+      const tr = document.createElement("tr");
+      const k = document.createElement("td");
+      const v = document.createElement("td");
+      k.textContent = label;
+      v.textContent = text;
+      tr.append(k, v);
+      table.append(tr);
+    }
+    table.hidden = lines.length === 0;
+  }
+
+  function onProgress(event) {
+    const bar = $("progress");
+    if (event.phase === "reading") {
+      setStatus("Reading the workbook…");
+      bar.removeAttribute("value");
+    } else if (event.phase === "waiting") {
+      setStatus(`Sent ${event.sheets} sheets to ${event.serviceUrl}; the service is processing rows…`);
+    } else if (event.phase === "writing") {
+      $("cancel").disabled = true;
+      bar.max = Math.max(event.total, 1);
+      bar.value = event.done;
+      setStatus(`Writing results: ${event.done} of ${event.total} ranges…`);
+    }
+  }
+
+  async function loadSettings() {
+    const { serviceUrl, token } = await SheetAIClient.loadConnection(OfficeRuntime.storage);
+    $("serviceUrl").value = serviceUrl;
+    $("token").value = token;
+  }
+
+  async function saveSettings() {
+    await SheetAIClient.saveConnection(OfficeRuntime.storage, {
+      serviceUrl: $("serviceUrl").value,
+      token: $("token").value,
+    });
+    await loadSettings();
+    $("saved").textContent = "Saved.";
+  }
+
+  async function runSync() {
+    $("sync").disabled = true;
+    $("cancel").disabled = false;
+    $("progress").hidden = false;
+    $("summary").hidden = true;
+    cancelController = new AbortController();
+    try {
+      await saveSettings();
+      const result = await SheetAISync.syncWorkbook({
+        excel: Excel,
+        storage: OfficeRuntime.storage,
+        step: $("step").value.trim() || null,
+        force: $("force").checked,
+        signal: cancelController.signal,
+        onProgress,
+      });
+      const created = result.createdSheets.length ? ` Created sheets: ${result.createdSheets.join(", ")}.` : "";
+      setStatus(`Done: ${result.writes} ranges written.${created}`);
+      showSummary(result.summary);
+    } catch (err) {
+      const where = err && err.cell ? `${err.cell}: ` : "";
+      setStatus(`${where}${err && err.message ? err.message : err}`, true);
+      if (err && err.cell) {
+        SheetAISync.selectCell(Excel, err.cell).catch(() => {});
+      }
+    } finally {
+      $("sync").disabled = false;
+      $("cancel").disabled = true;
+      $("progress").hidden = true;
+      cancelController = null;
+    }
+  }
+
+  Office.onReady(() => {
+    $("save").addEventListener("click", () => saveSettings().catch((err) => setStatus(err.message, true)));
+    $("sync").addEventListener("click", runSync);
+    $("cancel").addEventListener("click", () => cancelController && cancelController.abort());
+    loadSettings().catch((err) => setStatus(`Cannot read settings: ${err.message}`, true));
+  });
+})();

@@ -1,0 +1,5 @@
+"""``python -m sheetai`` runs the CLI."""
+
+from .cli import main
+
+main()

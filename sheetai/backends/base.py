@@ -1,0 +1,68 @@
+"""The interface every spreadsheet backend implements, and nothing else.
+
+The engine reads everything it needs in one call, buffers its writes with :meth:`write`, and
+makes them durable with :meth:`commit` (a file save, one ``values:batchUpdate``, one
+``Excel.run`` batch). Rows and columns are 1-based; row 1 is the header row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Backend", "CellBlock", "Grid"]
+
+Grid = list[list[Any]]
+
+
+@dataclass
+class CellBlock:
+    """A rectangle of values to write, its top-left corner at (row, col)."""
+
+    sheet: str
+    row: int
+    col: int
+    values: Grid
+
+
+class Backend(ABC):
+    """A workbook the engine can read and write."""
+
+    #: Short name shown in messages and the run log ("xlsx", "google", "excel", "memory").
+    kind: str = ""
+    #: Where the workbook is (a path or URL), for messages; never holds a secret.
+    location: str = ""
+
+    @abstractmethod
+    def sheet_titles(self) -> list[str]:
+        """Titles of all sheets, hidden ones included, in workbook order."""
+
+    @abstractmethod
+    def read(self, titles: Sequence[str]) -> dict[str, Grid]:
+        """Values of the named sheets (missing ones left out), row 1 first, in one round trip.
+
+        Formulas are read as their computed values; empty cells as None.
+        """
+
+    @abstractmethod
+    def add_sheet(self, title: str, *, hidden: bool = False) -> None:
+        """Create an empty sheet (buffered until :meth:`commit` where the backend allows)."""
+
+    @abstractmethod
+    def write(self, blocks: Sequence[CellBlock]) -> None:
+        """Buffer values to write; nothing is durable before :meth:`commit`."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every buffered change durable, in as few calls as the backend allows."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release files or connections."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

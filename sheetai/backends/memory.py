@@ -1,0 +1,62 @@
+"""A workbook held in memory: for the Excel add-in's sync endpoint and for tests.
+
+It records what was written so that a caller (the ``/v1/excel/sync`` endpoint) can send the
+same writes on to a workbook it cannot reach directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .base import Backend, CellBlock, Grid
+
+__all__ = ["MemoryBackend"]
+
+
+class MemoryBackend(Backend):
+    """Sheets as lists of rows; ``committed`` holds every block written, in order."""
+
+    kind = "memory"
+
+    def __init__(self, sheets: Mapping[str, Grid], hidden: Sequence[str] = ()) -> None:
+        self.sheets: dict[str, Grid] = {
+            title: [list(r) for r in rows] for title, rows in sheets.items()
+        }
+        self.hidden: set[str] = set(hidden)
+        self.new_sheets: list[tuple[str, bool]] = []
+        self.committed: list[CellBlock] = []
+        self.commits = 0
+        self._pending: list[CellBlock] = []
+        self.location = "memory"
+
+    def sheet_titles(self) -> list[str]:
+        return list(self.sheets)
+
+    def read(self, titles: Sequence[str]) -> dict[str, Grid]:
+        return {t: [list(r) for r in self.sheets[t]] for t in titles if t in self.sheets}
+
+    def add_sheet(self, title: str, *, hidden: bool = False) -> None:
+        self.sheets[title] = []
+        self.new_sheets.append((title, hidden))
+        if hidden:
+            self.hidden.add(title)
+
+    def write(self, blocks: Sequence[CellBlock]) -> None:
+        self._pending.extend(blocks)
+
+    def commit(self) -> None:
+        for block in self._pending:
+            grid = self.sheets[block.sheet]
+            for r, row_values in enumerate(block.values):
+                row_index = block.row - 1 + r
+                while len(grid) <= row_index:
+                    grid.append([])
+                row = grid[row_index]
+                for c, value in enumerate(row_values):
+                    col_index = block.col - 1 + c
+                    while len(row) <= col_index:
+                        row.append(None)
+                    row[col_index] = value
+            self.committed.append(block)
+        self._pending.clear()
+        self.commits += 1

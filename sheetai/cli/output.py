@@ -1,0 +1,86 @@
+"""How the CLI shows progress and summaries (rich, on stderr so ``--json`` stdout stays clean)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..engine.summary import RunSummary, StepSummary
+from ..engine.sync import Listener
+from ..steps import Step
+
+__all__ = ["ProgressListener", "summary_table", "plan_table", "err_console"]
+
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+class ProgressListener(Listener):
+    """A progress bar per step."""
+
+    def __init__(self, console: Console, enabled: bool = True) -> None:
+        self.console = console
+        self.enabled = enabled
+        self.progress: Progress | None = None
+        self.task: int | None = None
+
+    def step_started(self, step: Step, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self.progress.start()
+        self.task = self.progress.add_task(f"{step.name} ({step.model})", total=total)
+
+    def rows_done(self, step: Step, count: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, count)  # type: ignore[arg-type]
+
+    def step_finished(self, summary: StepSummary) -> None:
+        self.task = None
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def plan_table(summary: RunSummary) -> Table:
+    table = Table(title=f"Plan for {summary.workbook}", title_justify="left")
+    headers = [
+        "Step",
+        "Model",
+        "To write",
+        "New",
+        "Changed",
+        "Unchanged",
+        "Kept edits",
+        "Est. cost",
+    ]
+    for name in headers:
+        table.add_column(name, justify="left" if name in ("Step", "Model") else "right")
+    for s in summary.steps:
+        counts = [s.planned, s.new, s.changed + s.retried, s.skipped_unchanged, s.kept_human_edits]
+        table.add_row(s.step, s.model, *map(str, counts), f"${s.estimated_cost_usd:.4f}")
+    return table
+
+
+def summary_table(summary: RunSummary) -> Table:
+    title = f"{summary.workbook}: {summary.status} in {summary.seconds:.1f} s"
+    table = Table(title=title, title_justify="left")
+    headers = ["Step", "Written", "Unchanged", "Kept edits", "Failed", "Flagged", "Cost", "Rows/s"]
+    for name in headers:
+        table.add_column(name, justify="left" if name == "Step" else "right")
+    for s in summary.steps:
+        counts = [s.processed, s.skipped_unchanged, s.kept_human_edits, s.failed, s.flagged]
+        rate = f"{s.rows_per_second:.0f}" if s.processed else "-"
+        table.add_row(s.step, *map(str, counts), f"${s.cost_usd:.4f}", rate)
+    return table

@@ -1,0 +1,1 @@
+"""The sync engine: plan which rows to run, run them, write the results back."""

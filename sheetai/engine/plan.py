@@ -1,0 +1,190 @@
+"""Decide, for every row of a step, whether it must run: a pure function of the sheet and state.
+
+A row is matched to what sheetai wrote before by a fingerprint of its inputs and the step's
+definition, never by position alone, so inserting, deleting or sorting rows mixes nothing up.
+Whether its output cells still hold what sheetai wrote is told by their content signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..state import StateRecord, signature
+from ..text import cell_text, is_blank
+
+__all__ = ["Category", "RowPlan", "StepPlan", "plan_rows", "row_fingerprint", "row_text", "FLAGS"]
+
+
+class Category(str, Enum):
+    """Why a row runs, or why it does not."""
+
+    NEW = "new"  # no answer yet
+    CHANGED = "changed"  # inputs (or the step) changed since sheetai answered
+    RETRY = "retry"  # failed or gave an invalid answer last time
+    FORCED = "forced"  # --force re-runs what would be kept or skipped
+    FLAGGED = "flagged"  # --only-flagged re-runs rows flagged for a person
+    FILL = "fill"  # answered before for identical inputs: written again at no cost
+    UNCHANGED = "unchanged"
+    HUMAN_EDIT = "kept_human_edit"  # a person typed over sheetai's answer: never overwritten
+    BLANK = "blank"  # no input at all
+    UNREADABLE = "unreadable"  # an input formula has no computed value in the file
+    NOT_SELECTED = "not_selected"  # --only-flagged leaves rows without a flag alone
+
+    @property
+    def runs(self) -> bool:
+        return self in _RUNS
+
+
+_RUNS = {Category.NEW, Category.CHANGED, Category.RETRY, Category.FORCED, Category.FLAGGED}
+
+FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING")
+
+
+@dataclass
+class RowPlan:
+    """One data row's decision. ``row`` is the sheet's row number (header = 1)."""
+
+    row: int
+    fingerprint: str
+    category: Category
+    inputs: dict[str, Any]
+    record: StateRecord | None = None
+
+
+@dataclass
+class StepPlan:
+    rows: list[RowPlan] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[Category]:
+        return Counter(r.category for r in self.rows)
+
+    def to_run(self) -> list[RowPlan]:
+        return [r for r in self.rows if r.category.runs]
+
+    def unique_to_run(self) -> list[RowPlan]:
+        """One row per fingerprint: identical inputs are sent to the model once."""
+        seen: set[str] = set()
+        unique = []
+        for plan in self.to_run():
+            if plan.fingerprint not in seen:
+                seen.add(plan.fingerprint)
+                unique.append(plan)
+        return unique
+
+
+def row_fingerprint(step_fingerprint: str, values: Sequence[Any]) -> str:
+    """A short hash of a row's input values under one step definition.
+
+    >>> row_fingerprint("s1", ["great", 3.0]) == row_fingerprint("s1", ["great ", "3"])
+    True
+    """
+    blob = "\x1e".join([step_fingerprint, *(cell_text(v) for v in values)])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def row_text(inputs: Mapping[str, Any]) -> str:
+    """The text a model reads for a row: the lone value, or ``Header: value`` lines.
+
+    >>> row_text({"Review": "late"})
+    'late'
+    >>> print(row_text({"Title": "Bug", "Body": "crash"}))
+    Title: Bug
+    Body: crash
+    """
+    if len(inputs) == 1:
+        return cell_text(next(iter(inputs.values())))
+    return "\n".join(f"{name}: {cell_text(value)}" for name, value in inputs.items())
+
+
+def plan_rows(
+    grid: Sequence[Sequence[Any]],
+    *,
+    step_fingerprint: str,
+    input_cols: Mapping[str, int],
+    owned_cols: Sequence[int | None],
+    flag_col: int | None,
+    value_count: int = 1,
+    records: Mapping[str, StateRecord],
+    force: bool = False,
+    only_flagged: bool = False,
+) -> StepPlan:
+    """Classify every data row of a sheet for one step.
+
+    Args:
+        grid: the sheet's values, header row first (0-based lists).
+        step_fingerprint: :meth:`Step.fingerprint`.
+        input_cols: input header -> 0-based column index.
+        owned_cols: 0-based indexes of the step's value, reasoning and confidence columns
+            (None where the column does not exist yet).
+        flag_col: 0-based index of the flag column, or None.
+        value_count: how many of ``owned_cols`` hold the answer itself (before reasoning).
+        records: the state records of this step, by fingerprint.
+        force: re-run rows that would be kept as human edits or skipped as unchanged.
+        only_flagged: run only rows whose flag column holds a flag (a cheap-model-first cascade).
+    """
+    written = {rec.owned_signature(len(owned_cols)) for rec in records.values()}
+    blank_signature = signature([None] * len(owned_cols))
+    plan = StepPlan()
+    for index in range(1, len(grid)):
+        row = grid[index]
+        inputs = {name: _cell(row, col) for name, col in input_cols.items()}
+        values = list(inputs.values())
+        fingerprint = row_fingerprint(step_fingerprint, values)
+        if all(is_blank(v) for v in values):
+            plan.rows.append(RowPlan(index + 1, fingerprint, Category.BLANK, inputs))
+            continue
+        if any(type(v).__name__ == "Uncomputed" for v in values):
+            plan.rows.append(RowPlan(index + 1, fingerprint, Category.UNREADABLE, inputs))
+            continue
+        current = signature(_cell(row, col) for col in owned_cols)
+        record = records.get(fingerprint)
+        value_blank = all(is_blank(_cell(row, col)) for col in owned_cols[:value_count])
+        category = _categorize(
+            current, blank_signature, value_blank, record, written, len(owned_cols)
+        )
+        if only_flagged:
+            flagged = not is_blank(_cell(row, flag_col)) if flag_col is not None else False
+            if flagged and category in (Category.UNCHANGED, Category.RETRY):
+                category = Category.FLAGGED
+            elif category is not Category.HUMAN_EDIT:
+                category = Category.NOT_SELECTED
+        elif force and category in (Category.UNCHANGED, Category.HUMAN_EDIT, Category.FILL):
+            category = Category.FORCED
+        plan.rows.append(RowPlan(index + 1, fingerprint, category, inputs, record))
+    return plan
+
+
+def _categorize(
+    current: str,
+    blank: str,
+    value_blank: bool,
+    record: StateRecord | None,
+    written: set[str],
+    owned: int,
+) -> Category:
+    if record is not None and record.status == "ok":
+        if current == record.owned_signature(owned):
+            return Category.UNCHANGED
+        if current == blank or value_blank:
+            return Category.FILL
+    elif record is not None and (  # failed or invalid last time
+        current == record.owned_signature(owned) or current == blank or value_blank
+    ):
+        return Category.RETRY
+    if current == blank or value_blank:
+        return Category.NEW
+    if current in written:
+        return Category.CHANGED
+    return Category.HUMAN_EDIT
+
+
+def _cell(row: Sequence[Any], col: int | None) -> Any:
+    if col is None or col >= len(row):
+        return None
+    return row[col]

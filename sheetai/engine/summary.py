@@ -1,0 +1,83 @@
+"""What a sync did, per step and in total: the ``--json`` summary and the run log's source."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["StepSummary", "RunSummary", "COUNT_FIELDS"]
+
+COUNT_FIELDS = (
+    "planned",
+    "processed",
+    "skipped_unchanged",
+    "kept_human_edits",
+    "failed",
+    "flagged",
+)
+
+
+@dataclass
+class StepSummary:
+    """Counts for one step. ``processed`` is rows written this run, whatever the model calls."""
+
+    step: str
+    sheet: str
+    model: str
+    planned: int = 0
+    processed: int = 0
+    skipped_unchanged: int = 0
+    kept_human_edits: int = 0
+    failed: int = 0
+    flagged: int = 0
+    new: int = 0
+    changed: int = 0
+    retried: int = 0
+    filled_from_state: int = 0
+    blank_inputs: int = 0
+    unreadable_inputs: int = 0
+    model_calls: int = 0
+    cached: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    estimated_cost_usd: float = 0.0
+    seconds: float = 0.0
+    status: str = "done"
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RunSummary:
+    """The whole run: per-step summaries and their totals."""
+
+    workbook: str
+    steps: list[StepSummary] = field(default_factory=list)
+    seconds: float = 0.0
+    dry_run: bool = False
+    status: str = "done"
+    messages: list[str] = field(default_factory=list)
+
+    def total(self, name: str) -> Any:
+        return sum(getattr(s, name) for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "workbook": self.workbook,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "steps": [
+                {**asdict(s), "cost_usd": round(s.cost_usd, 6), "seconds": round(s.seconds, 3)}
+                for s in self.steps
+            ],
+        }
+        for name in COUNT_FIELDS:
+            data[name] = self.total(name)
+        data["tokens"] = self.total("tokens")
+        data["cost_usd"] = round(self.total("cost_usd"), 6)
+        data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
+        data["seconds"] = round(self.seconds, 3)
+        data["messages"] = list(self.messages)
+        return data

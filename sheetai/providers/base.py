@@ -1,0 +1,85 @@
+"""The interface every model provider implements.
+
+A provider turns rows into answers for one step. The engine hands it only rows that must run
+(identical inputs once), consumes results as they arrive (in any order), and writes them back
+in chunks, so a provider never touches a workbook.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..steps import Example, Step
+
+__all__ = ["RowInput", "RowResult", "Estimate", "Provider"]
+
+
+@dataclass
+class RowInput:
+    """One row to answer. ``key`` is its fingerprint; ``text`` what the model reads."""
+
+    key: str
+    text: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RowResult:
+    """A provider's answer for one row.
+
+    ``values`` holds one cell per value column of the step (one, or one per extracted field).
+    """
+
+    key: str
+    values: list[Any]
+    reasoning: str = ""
+    confidence: float | None = None
+    status: Literal["ok", "invalid", "failed"] = "ok"
+    error: str = ""
+    tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+
+    @classmethod
+    def failure(cls, key: str, value_count: int, error: str) -> RowResult:
+        return cls(key=key, values=[None] * value_count, status="failed", error=error)
+
+
+@dataclass
+class Estimate:
+    """What running some rows is expected to cost, before anything is spent."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class Provider(ABC):
+    """Answers rows for steps; one instance per model name."""
+
+    #: The model as named in the config tab (``local``, ``gpt-4.1-mini`` ...).
+    model: str = ""
+
+    @abstractmethod
+    def check(self, step: Step) -> None:
+        """Raise :class:`~sheetai.errors.ProviderError` if this step cannot run at all."""
+
+    @abstractmethod
+    def estimate(self, step: Step, rows: Sequence[RowInput]) -> Estimate:
+        """Tokens and cost of running ``rows``, without calling the model."""
+
+    @abstractmethod
+    def run(
+        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example]
+    ) -> Iterator[RowResult]:
+        """Answer ``rows``, yielding each result as soon as it is known.
+
+        ``training`` holds rows a person labelled (gold column, kept edits): providers may learn
+        from them. A row-level failure is a ``RowResult`` with status ``failed``, not an
+        exception; exceptions mean the whole step cannot go on.
+        """
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release clients, threads or models."""

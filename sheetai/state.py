@@ -1,0 +1,105 @@
+"""What the last sync wrote, kept in a hidden tab (``_sheetai_state``) of the workbook itself.
+
+Keeping state inside the workbook means the CLI, the Sync button and the nightly job all see
+the same history, and copying the file copies it. One row per (step, row fingerprint):
+
+    step | fingerprint | status | outputs (JSON list of the cells written) | updated (UTC)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .text import cell_text, is_blank, normal_cell
+
+__all__ = ["STATE_TAB", "STATE_HEADERS", "StateRecord", "StateStore", "signature"]
+
+STATE_TAB = "_sheetai_state"
+STATE_HEADERS = ["step", "fingerprint", "status", "outputs", "updated"]
+_MARKER = "sheetai state v1"
+
+
+def signature(cells: Iterable[Any]) -> str:
+    """What a row's owned output cells hold, in a form that survives any backend's round trip.
+
+    >>> signature(["Positive", "why", 0.91]) == signature(["Positive ", "why", "0.91"])
+    True
+    """
+    return "\x1f".join(normal_cell(v) for v in cells)
+
+
+@dataclass
+class StateRecord:
+    """What sheetai wrote for one step on rows with one fingerprint."""
+
+    step: str
+    fingerprint: str
+    status: str  # "ok", "invalid" or "failed"
+    outputs: list[Any]  # every output column's cell, flag last
+    updated: str = ""
+
+    def owned_signature(self, owned_count: int) -> str:
+        return signature(self.outputs[:owned_count])
+
+
+@dataclass
+class StateStore:
+    """All records, by step then fingerprint, plus free-form extras kept by providers."""
+
+    records: dict[str, dict[str, StateRecord]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    rows_on_sheet: int = 0
+
+    def for_step(self, step: str) -> dict[str, StateRecord]:
+        return self.records.setdefault(step, {})
+
+    @classmethod
+    def from_grid(cls, grid: list[list[Any]] | None) -> StateStore:
+        store = cls(rows_on_sheet=len(grid or []))
+        if not grid:
+            return store
+        header = [cell_text(v) for v in grid[0]]
+        if header[:1] == [_MARKER] and len(header) > 1 and header[1]:
+            store.extras = json.loads(header[1])
+        for row in grid[2:]:
+            cells = list(row) + [None] * (5 - len(row))
+            if is_blank(cells[0]) or is_blank(cells[1]):
+                continue
+            try:
+                outputs = json.loads(cell_text(cells[3]) or "[]")
+            except json.JSONDecodeError:
+                continue  # a damaged row only costs a re-run of that row
+            record = StateRecord(
+                cell_text(cells[0]),
+                cell_text(cells[1]),
+                cell_text(cells[2]),
+                outputs,
+                cell_text(cells[4]),
+            )
+            store.for_step(record.step)[record.fingerprint] = record
+        return store
+
+    def to_grid(self) -> list[list[Any]]:
+        """Rows for the state tab, padded with blanks to cover what the tab held before."""
+        grid: list[list[Any]] = [
+            [_MARKER, json.dumps(self.extras, sort_keys=True) if self.extras else "", "", "", ""],
+            list(STATE_HEADERS),
+        ]
+        for step in sorted(self.records):
+            for record in self.records[step].values():
+                grid.append(
+                    [
+                        record.step,
+                        record.fingerprint,
+                        record.status,
+                        json.dumps(record.outputs, ensure_ascii=False, default=str),
+                        record.updated,
+                    ]
+                )
+        while len(grid) < self.rows_on_sheet:
+            grid.append([None] * 5)
+        self.rows_on_sheet = len(grid)
+        return grid

@@ -1,0 +1,110 @@
+"""A step of the job: one row of the config tab, validated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Task", "Label", "Example", "Step", "OutputColumns"]
+
+
+class Task(str, Enum):
+    """What a step asks of the model."""
+
+    CLASSIFY = "classify"
+    EXTRACT = "extract"
+    GENERATE = "generate"
+    SCORE = "score"
+
+
+class Label(BaseModel):
+    """One allowed answer of a ``classify`` step (or a field of an ``extract`` step)."""
+
+    name: str
+    description: str = ""
+
+    def prompt_text(self) -> str:
+        return f"{self.name}: {self.description}" if self.description else self.name
+
+
+class Example(BaseModel):
+    """A worked example: this input should get this answer."""
+
+    text: str
+    label: str
+
+
+class OutputColumns(BaseModel):
+    """The headers of the columns a step writes, in the order they are written."""
+
+    values: list[str]
+    reasoning: str
+    confidence: str
+    flag: str
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.values, self.reasoning, self.confidence, self.flag]
+
+    @property
+    def owned(self) -> list[str]:
+        """The columns whose content decides whether a person has edited the row."""
+        return [*self.values, self.reasoning, self.confidence]
+
+
+class Step(BaseModel):
+    """One configured step. ``row`` is its row on the config tab, for error messages."""
+
+    name: str
+    sheet: str
+    inputs: list[str]
+    task: Task
+    instructions: str = ""
+    labels: list[Label] = Field(default_factory=list)
+    labels_text: str = ""
+    output: str
+    model: str
+    min_confidence: float = 0.0
+    examples: list[Example] = Field(default_factory=list)
+    row: int = 0
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    @property
+    def gold_column(self) -> str:
+        """Header of the column where a person records the right answer, if they do."""
+        return f"{self.output} (gold)"
+
+    def output_columns(self) -> OutputColumns:
+        if self.task is Task.EXTRACT and self.labels:
+            values = [f"{self.output} {label.name}" for label in self.labels]
+        else:
+            values = [self.output]
+        return OutputColumns(
+            values=values,
+            reasoning=f"{self.output} reasoning",
+            confidence=f"{self.output} confidence",
+            flag=f"{self.output} flag",
+        )
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes the answer; a new one re-runs every row.
+
+        ``min_confidence`` is left out on purpose: moving the threshold only re-flags.
+        """
+        definition = {
+            "task": self.task.value,
+            "inputs": self.inputs,
+            "instructions": self.instructions,
+            "labels": [label.model_dump() for label in self.labels],
+            "labels_text": self.labels_text,
+            "examples": [example.model_dump() for example in self.examples],
+            "model": self.model,
+        }
+        blob = json.dumps(definition, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

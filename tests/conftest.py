@@ -1,0 +1,96 @@
+"""Shared fixtures: every test gets its own SHEETAI_HOME and builds real .xlsx files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+CONFIG_HEADER = [
+    "Step", "Sheet", "Input", "Task", "Instructions", "Labels", "Output", "Model",
+    "Min confidence", "Examples",
+]  # fmt: skip
+
+SENTIMENT_LABELS = (
+    "Positive: happy, thankful or recommends us\n"
+    "Neutral: a question or a plain fact\n"
+    "Negative: complains, angry or disappointed"
+)
+
+REVIEWS = [
+    "Absolutely love it, fast delivery and great quality. Thank you!",
+    "The parcel arrived broken and nobody answers my emails. Terrible.",
+    "What time does the shop open on Sunday?",
+    "Worst purchase ever, I want a refund now.",
+    "Great support team, they solved my problem in minutes.",
+    "The package was delivered on Tuesday.",
+    "Really disappointed, the shoes fell apart after a week.",
+    "Thanks a lot, very happy with my order!",
+]
+
+
+@pytest.fixture(autouse=True)
+def sheetai_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("sheetai_home")
+    monkeypatch.setenv("SHEETAI_HOME", str(home))
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "SHEETAI_CHUNK_ROWS",
+        "SHEETAI_CHUNK_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def sentiment_step(**overrides: Any) -> list[Any]:
+    row = {
+        "Step": "sentiment", "Sheet": "Feedback", "Input": "Review", "Task": "classify",
+        "Instructions": "Classify the customer's sentiment.", "Labels": SENTIMENT_LABELS,
+        "Output": "Sentiment", "Model": "local", "Min confidence": 0.5,
+        "Examples": "great service => Positive\nit broke on day one => Negative",
+    }  # fmt: skip
+    row.update(overrides)
+    return [row[h] for h in CONFIG_HEADER]
+
+
+def make_workbook(
+    path: Path,
+    data: Sequence[Sequence[Any]],
+    config: Sequence[Sequence[Any]] | None = None,
+    sheet: str = "Feedback",
+) -> Path:
+    """Write a real workbook: ``data`` (header first) on ``sheet`` and a config tab."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = sheet
+    for row in data:
+        ws.append(list(row))
+    if config is not None:
+        tab = book.create_sheet("sheetai")
+        tab.append(CONFIG_HEADER)
+        for row in config:
+            tab.append(list(row))
+    book.save(path)
+    return path
+
+
+def read_sheet(path: Path, sheet: str = "Feedback") -> list[list[Any]]:
+    book = openpyxl.load_workbook(path)
+    rows = [list(r) for r in book[sheet].iter_rows(values_only=True)]
+    book.close()
+    return rows
+
+
+def column(rows: list[list[Any]], header: str) -> list[Any]:
+    index = rows[0].index(header)
+    return [r[index] if index < len(r) else None for r in rows[1:]]
+
+
+@pytest.fixture
+def feedback_book(tmp_path: Path) -> Path:
+    data = [["ID", "Review"], *[[i + 1, text] for i, text in enumerate(REVIEWS)]]
+    return make_workbook(tmp_path / "feedback.xlsx", data, [sentiment_step()])

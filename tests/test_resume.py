@@ -1,0 +1,107 @@
+"""Nothing is lost: a kill or Ctrl-C mid-run keeps every finished row, and a rerun does the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from .conftest import column, make_workbook, read_sheet, sentiment_step
+
+pytestmark = pytest.mark.slow
+
+ROWS = 2500
+WORDS = [
+    "late",
+    "broken",
+    "lovely",
+    "refund",
+    "courier",
+    "app",
+    "price",
+    "friendly",
+    "slow",
+    "gift",
+]
+
+
+def big_workbook(path: Path) -> Path:
+    data = [["ID", "Review"]]
+    for i in range(ROWS):
+        a, b = WORDS[i % 10], WORDS[(i // 10) % 10]
+        data.append([i + 1, f"Order {i}: the {a} {b} experience, number {i * 7}."])
+    return make_workbook(path, data, [sentiment_step(Examples="")])
+
+
+def start(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sheetai", "run", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_first_save(path: Path, proc: subprocess.Popen[str]) -> None:
+    before = path.stat().st_mtime_ns
+    deadline = time.monotonic() + 60
+    while path.stat().st_mtime_ns == before:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "no chunk was saved within 60 s"
+        time.sleep(0.02)
+
+
+def answered(path: Path) -> int:
+    return sum(v is not None for v in column(read_sheet(path), "Sentiment"))
+
+
+@pytest.fixture
+def env(sheetai_home: Path) -> dict[str, str]:
+    return {**os.environ, "SHEETAI_CHUNK_ROWS": "200", "SHEETAI_CHUNK_SECONDS": "0.3"}
+
+
+def test_kill_mid_run_keeps_saved_rows_and_the_rerun_pays_only_for_the_rest(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = big_workbook(tmp_path / "big.xlsx")
+    proc = start(path, env)
+    wait_for_first_save(path, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+    done = answered(path)  # the file opens: saves are atomic
+    assert 0 < done < ROWS
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "sheetai", "run", str(path), "--json"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    summary = json.loads(rerun.stdout)
+    assert summary["skipped_unchanged"] == done
+    assert summary["processed"] == ROWS - done
+    assert summary["steps"][0]["model_calls"] == ROWS - done
+    assert answered(path) == ROWS
+
+
+def test_ctrl_c_saves_every_finished_row_and_exits_130(tmp_path: Path, env: dict[str, str]) -> None:
+    path = big_workbook(tmp_path / "big.xlsx")
+    proc = start(path, env)
+    wait_for_first_save(path, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "run the same command again" in err
+    summary = json.loads(out)
+    assert summary["status"] == "interrupted"
+    assert answered(path) == summary["processed"] < ROWS
+    book = openpyxl.load_workbook(path)
+    assert "interrupted" in [r[-1] for r in book["sheetai log"].iter_rows(values_only=True)]
