@@ -67,6 +67,7 @@ def plan_table(summary: RunSummary) -> Table:
     ]
     for name in headers:
         table.add_column(name, justify="left" if name in ("Step", "Model") else "right")
+    table.columns[0].no_wrap = True
     for s in summary.steps:
         counts = [s.planned, s.new, s.changed + s.retried, s.skipped_unchanged, s.kept_human_edits]
         table.add_row(s.step, s.model, *map(str, counts), f"${s.estimated_cost_usd:.4f}")
@@ -79,6 +80,7 @@ def summary_table(summary: RunSummary) -> Table:
     headers = ["Step", "Written", "Unchanged", "Kept edits", "Failed", "Flagged", "Cost", "Rows/s"]
     for name in headers:
         table.add_column(name, justify="left" if name == "Step" else "right")
+    table.columns[0].no_wrap = True
     for s in summary.steps:
         counts = [s.processed, s.skipped_unchanged, s.kept_human_edits, s.failed, s.flagged]
         rate = f"{s.rows_per_second:.0f}" if s.processed else "-"

@@ -43,6 +43,7 @@ class StepSummary:
     estimated_cost_usd: float = 0.0
     seconds: float = 0.0
     status: str = "done"
+    preview: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:

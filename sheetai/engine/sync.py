@@ -43,6 +43,7 @@ class SyncOptions:
     only_flagged: bool = False
     model: str | None = None
     max_cost_usd: float | None = None
+    preview: int | None = None
     confirm: Callable[[RunSummary], bool] | None = None
 
 
@@ -295,10 +296,20 @@ class _Sync:
         self.listener.step_started(step, summary.planned)
         records = self.state.for_step(step.name)
         try:
-            self._fill_and_reflag(step, grid, cols, plan, summary)
+            if self.options.preview is None:
+                self._fill_and_reflag(step, grid, cols, plan, summary)
             by_key: dict[str, list[RowPlan]] = {}
             for row_plan in plan.to_run():
+                preview = self.options.preview
+                if (
+                    preview is not None
+                    and row_plan.fingerprint not in by_key
+                    and len(by_key) >= preview
+                ):
+                    continue
                 by_key.setdefault(row_plan.fingerprint, []).append(row_plan)
+            if self.options.preview is not None:
+                summary.planned = sum(len(rows) for rows in by_key.values())
             unique = [self._row_input(rows[0]) for rows in by_key.values()]
             training = self._training(step, grid, cols, plan)
             provider = self._provider(step)
@@ -307,6 +318,8 @@ class _Sync:
                 rows = by_key.get(result.key, [])
                 for row_plan in rows:
                     self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
+                if self.options.preview is not None and rows:
+                    summary.preview.append(_preview_row(rows[0], outputs))
                 records[result.key] = StateRecord(
                     step.name, result.key, result.status, outputs, _now()
                 )
@@ -434,6 +447,17 @@ class _Sync:
         if not grid:
             rows = [LOG_HEADERS, *rows]
         self.backend.write([CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows)])
+
+
+def _preview_row(row_plan: RowPlan, outputs: list[Any]) -> dict[str, Any]:
+    return {
+        "row": row_plan.row,
+        "input": row_text(row_plan.inputs),
+        "result": outputs[0] if len(outputs) == 4 else outputs[:-3],
+        "reasoning": outputs[-3],
+        "confidence": outputs[-2],
+        "flag": outputs[-1],
+    }
 
 
 def _now() -> str:
