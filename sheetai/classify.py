@@ -134,7 +134,7 @@ def _answer_group(
             continue
         found = answers.get(keys[i])
         if found is None or found.status != "ok":
-            error = found.error if found is not None else ""
-            results[i] = ClassifyResult(error=error or "the model gave no valid answer")
+            reason = found.error if found is not None else ""
+            results[i] = ClassifyResult(error=reason or "the model gave no valid answer")
         else:
             results[i] = ClassifyResult(**fresh[keys[i]])
