@@ -58,6 +58,12 @@ class Backend(ABC):
     def commit(self) -> None:
         """Make every buffered change durable, in as few calls as the backend allows."""
 
+    def set_dropdown(
+        self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
+    ) -> bool:
+        """Offer ``options`` as a dropdown in a column range; False if the backend cannot."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release files or connections."""
 

@@ -36,6 +36,14 @@ def google_key(location: str) -> str | None:
 def open_backend(location: str, settings: Settings | None = None, **options: object) -> Backend:
     """Open the workbook at ``location`` with the backend that fits it."""
     settings = settings or Settings()
+    if location.startswith("excel:"):
+        try:
+            from .excel import XlwingsBackend  # type: ignore[import-not-found]
+        except ImportError as exc:
+            from ..errors import MissingExtraError
+
+            raise MissingExtraError("Live Excel", "excel", "xlwings") from exc
+        return XlwingsBackend(location.removeprefix("excel:"), settings, **options)  # type: ignore[no-any-return]
     key = google_key(location)
     if key is not None:
         try:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from ..backends import open_backend
@@ -19,7 +21,7 @@ from ..engine.summary import RunSummary
 from ..engine.sync import SyncOptions, sync
 from ..errors import RunInterrupted, SheetAIError
 from ..settings import Settings
-from .output import ProgressListener, err_console, plan_table, summary_table
+from .output import ProgressListener, err_console, plan_table, preview_table, summary_table
 
 __all__ = ["app", "main"]
 
@@ -37,7 +39,7 @@ Workbook = Annotated[
 
 
 def _fail(error: SheetAIError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     raise typer.Exit(error.exit_code)
 
 
@@ -56,7 +58,9 @@ def _root(
 
 @app.command()
 def run(
-    workbook: Workbook,
+    workbook: Annotated[
+        str | None, typer.Argument(help="An .xlsx/.xlsm file, or a Google Sheets URL or key.")
+    ] = None,
     step: Annotated[str | None, typer.Option(help="Run only this step.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan and the estimated cost; write nothing.")
@@ -84,22 +88,42 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before spending money.")
     ] = False,
+    preview: Annotated[
+        int | None,
+        typer.Option(help="Run only the first N planned rows of each step and show them.", min=1),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Google service-account JSON file (Google Sheets only)."),
+    ] = None,
+    excel: Annotated[
+        bool, typer.Option("--excel", help="Sync the workbook open in Excel (sheetai[excel]).")
+    ] = False,
 ) -> None:
     """Sync a workbook: run every step on new or changed rows and write the results beside them."""
     settings = Settings()
+    if credentials is not None:
+        settings.google_credentials = credentials
+    if excel:
+        workbook = f"excel:{workbook or 'active'}"
+    if workbook is None:
+        _fail(
+            SheetAIError("name a workbook: sheetai run FILE.xlsx, a Google Sheets URL, or --excel.")
+        )
     listener = ProgressListener(err_console, enabled=not as_json and err_console.is_terminal)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         with open_backend(workbook, settings) as backend:
             options = SyncOptions(
                 step=step, dry_run=dry_run, force=force, only_flagged=only_flagged, model=model,
-                max_cost_usd=max_cost, confirm=None if yes or dry_run else _confirm(as_json),
+                max_cost_usd=max_cost, preview=preview,
+                confirm=None if yes or dry_run else _confirm(as_json),
             )  # fmt: skip
             summary = sync(backend, settings, options, listener)
     except RunInterrupted as stopped:
         listener.close()
         _report(stopped.summary, as_json)  # type: ignore[arg-type]
-        err_console.print(f"[yellow]{stopped}[/]")
+        err_console.print(f"[yellow]{escape(str(stopped))}[/]")
         raise typer.Exit(stopped.exit_code) from None
     except SheetAIError as error:
         listener.close()
@@ -133,8 +157,11 @@ def _report(summary: RunSummary, as_json: bool) -> None:
         return
     console = Console()
     console.print(plan_table(summary) if summary.dry_run else summary_table(summary))
+    for step_summary in summary.steps:
+        if step_summary.preview:
+            console.print(preview_table(step_summary))
     for message in summary.messages:
-        err_console.print(f"[yellow]{message}[/]")
+        err_console.print(f"[yellow]{escape(message)}[/]")
     for s in summary.steps:
         if s.unreadable_inputs:
             err_console.print(

@@ -10,7 +10,7 @@ from ..engine.summary import RunSummary, StepSummary
 from ..engine.sync import Listener
 from ..steps import Step
 
-__all__ = ["ProgressListener", "summary_table", "plan_table", "err_console"]
+__all__ = ["ProgressListener", "summary_table", "plan_table", "preview_table", "err_console"]
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -85,4 +85,17 @@ def summary_table(summary: RunSummary) -> Table:
         counts = [s.processed, s.skipped_unchanged, s.kept_human_edits, s.failed, s.flagged]
         rate = f"{s.rows_per_second:.0f}" if s.processed else "-"
         table.add_row(s.step, *map(str, counts), f"${s.cost_usd:.4f}", rate)
+    return table
+
+
+def preview_table(summary: StepSummary) -> Table:
+    """The rows a ``--preview`` ran, to judge a prompt before paying for every row."""
+    table = Table(title=f"Preview of step '{summary.step}'", title_justify="left", show_lines=True)
+    for name in ("Row", "Input", "Result", "Confidence", "Reasoning"):
+        table.add_column(name, overflow="fold")
+    for row in summary.preview:
+        text = str(row["input"])
+        confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
+        result = str(row["result"] if row["result"] is not None else row["flag"] or "")
+        table.add_row(str(row["row"]), text[:200], result, confidence, str(row["reasoning"] or ""))
     return table
