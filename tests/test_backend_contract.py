@@ -63,7 +63,9 @@ def test_a_new_hidden_sheet_gets_its_values(workbook: Handle) -> None:
     backend = workbook.open()
     backend.add_sheet("_hidden", hidden=True)
     backend.add_sheet("visible")
-    backend.write([CellBlock("_hidden", 1, 1, [["a", "b"], [1, 2]]), CellBlock("visible", 1, 1, [["x"]])])
+    backend.write(
+        [CellBlock("_hidden", 1, 1, [["a", "b"], [1, 2]]), CellBlock("visible", 1, 1, [["x"]])]
+    )
     backend.commit()
     backend.close()
     assert workbook.hidden("_hidden") and not workbook.hidden("visible")
@@ -83,7 +85,12 @@ def test_a_full_sync_and_a_no_change_resync(workbook: Handle) -> None:
     assert first.total("processed") == len(REVIEWS)
     assert workbook.hidden(STATE_TAB)
     rows = trimmed(workbook.values("Feedback"))
-    assert rows[0][3:7] == ["Sentiment", "Sentiment reasoning", "Sentiment confidence", "Sentiment flag"]
+    assert rows[0][3:7] == [
+        "Sentiment",
+        "Sentiment reasoning",
+        "Sentiment confidence",
+        "Sentiment flag",
+    ]
     assert all(r[3] in {"Positive", "Neutral", "Negative"} for r in rows[1:])
     with workbook.open() as backend:
         second = sync(backend, Settings(), SyncOptions())
