@@ -47,7 +47,9 @@ def parse_labels(text: str) -> list[Label]:
     parts = lines if len(lines) > 1 else [p for p in text.split(",") if p.strip()]
     labels = []
     for part in parts:
-        name, _, description = part.partition(":")
+        # "12:00-14:00" is a label, not "12" described as "00-14:00".
+        match = re.match(r"^(.*?):(?!\d)(.*)$", part, flags=re.DOTALL)
+        name, description = (match.group(1), match.group(2)) if match else (part, "")
         labels.append(Label(name=name.strip(" -•*\t"), description=description.strip()))
     return labels
 
@@ -210,6 +212,12 @@ def _parse_step(
                 "'text => label', one per line.",
                 reader.cell(row, "Examples"),
             )
+        if "=>" in example_text:
+            raise ConfigError(
+                f"the examples '{example_text[:40]}…' seem to share one line. Put each "
+                "'text => label' on its own line (Alt+Enter in Excel, Ctrl+Enter in Sheets).",
+                reader.cell(row, "Examples"),
+            )
         if task is Task.CLASSIFY:
             label = _match_label(reader, row, label, labels, "Examples")
         examples.append(Example(text=example_text, label=label))
@@ -269,8 +277,8 @@ def _min_confidence(reader: _Reader, row: int, value: Any) -> float:
         number = float(raw.rstrip("%")) / (100 if raw.endswith("%") else 1)
     except ValueError:
         number = -1.0
-    if 1 < number <= 100 and not raw.endswith("%"):
-        number /= 100
+    if 1 < number <= 100 and not raw.endswith("%") and float(number).is_integer():
+        number /= 100  # "60" means 60 %
     if not 0 <= number <= 1:
         raise ConfigError(
             f"min confidence '{raw}' is not a number between 0 and 1 (e.g. 0.6 or 60%).",

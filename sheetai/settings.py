@@ -37,5 +37,34 @@ class Settings(BaseSettings):
     google_api_url: str = "https://sheets.googleapis.com"
     google_credentials: Path | None = None
     service_token: SecretStr | None = None
+    # Excel (xlwings) =AICLASSIFY: a cell shows "#N/A" after this long instead of waiting on.
+    udf_timeout_seconds: float = 60.0
+    # Google Sheets: real writes at most this often (engine commits in between are merged), so a
+    # long sync stays far below Google's 60 writes/minute; retries on 429/5xx are capped.
+    google_commit_seconds: float = 10.0
+    google_max_retries: int = 5
+    # `sheetai serve`: per-sheet HMAC secrets and the nightly schedule (JSON files; default
+    # <home>/sheet_secrets.json and <home>/schedule.json), browser origins allowed by CORS.
+    sheet_secrets_file: Path | None = None
+    schedule_file: Path | None = None
+    cors_origins: list[str] = ["https://localhost:3000"]
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    # The OpenAI-compatible provider (see README "OpenAI and compatible servers").
+    openai_default_model: str = "gpt-4.1-mini"
+    openai_prices: dict[str, list[float]] = Field(default_factory=dict)  # USD per 1M in/out
+    openai_rpm: int | None = None
+    openai_tpm: int | None = None
+    openai_concurrency: int = 64
+    openai_timeout_seconds: float = 60.0
+    openai_max_retries: int = 6
+    openai_logprobs: bool = True
+    batch_poll_seconds: float = 30.0
+    azure_openai_endpoint: str | None = Field(
+        default=None, validation_alias="AZURE_OPENAI_ENDPOINT"
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias="AZURE_OPENAI_API_KEY"
+    )
+    azure_openai_deployment: str | None = None
+    openai_api_version: str = Field(default="2024-10-21", validation_alias="OPENAI_API_VERSION")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .text import cell_text, is_blank, normal_cell
+from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 
 __all__ = ["STATE_TAB", "STATE_HEADERS", "StateRecord", "StateStore", "signature"]
 
@@ -43,6 +43,11 @@ class StateRecord:
 
     def owned_signature(self, owned_count: int) -> str:
         return signature(self.outputs[:owned_count])
+
+    @property
+    def fillable(self) -> bool:
+        """False when a long output is remembered only by its digest (it cannot be rewritten)."""
+        return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs)
 
 
 @dataclass
@@ -95,7 +100,7 @@ class StateStore:
                         record.step,
                         record.fingerprint,
                         record.status,
-                        json.dumps(record.outputs, ensure_ascii=False, default=str),
+                        json.dumps(_compact(record.outputs), ensure_ascii=False, default=str),
                         record.updated,
                     ]
                 )
@@ -103,3 +108,8 @@ class StateStore:
             grid.append([None] * 5)
         self.rows_on_sheet = len(grid)
         return grid
+
+
+def _compact(outputs: list[Any]) -> list[Any]:
+    """Long texts replaced by the digest :func:`signature` compares them by."""
+    return [normal_cell(v) if isinstance(v, str) and len(v) > LONG_TEXT else v for v in outputs]

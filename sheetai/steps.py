@@ -70,6 +70,9 @@ class Step(BaseModel):
     min_confidence: float = 0.0
     examples: list[Example] = Field(default_factory=list)
     row: int = 0
+    #: A model that answers this run *for* the step (``--only-flagged --model``): not part of
+    #: the fingerprint, so its answers stand as the step's own.
+    run_model: str | None = None
 
     @property
     def label_names(self) -> list[str]:
@@ -95,16 +98,17 @@ class Step(BaseModel):
     def fingerprint(self) -> str:
         """A hash of everything that changes the answer; a new one re-runs every row.
 
-        ``min_confidence`` is left out on purpose: moving the threshold only re-flags.
+        ``min_confidence`` is left out on purpose: moving the threshold only re-flags; so is
+        the spelling of the Labels cell (only the parsed labels count).
         """
         definition = {
             "task": self.task.value,
-            "inputs": self.inputs,
+            # The model sees input names only when there are several ("Header: value" lines).
+            "inputs": [name.casefold() for name in self.inputs] if len(self.inputs) > 1 else [],
             "instructions": self.instructions,
             "labels": [label.model_dump() for label in self.labels],
-            "labels_text": self.labels_text,
             "examples": [example.model_dump() for example in self.examples],
-            "model": self.model,
+            "model": self.model.strip().casefold(),
         }
         blob = json.dumps(definition, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

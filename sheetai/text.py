@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["norm_header", "is_blank", "cell_text", "normal_cell", "did_you_mean"]
+__all__ = [
+    "norm_header",
+    "is_blank",
+    "cell_text",
+    "normal_cell",
+    "did_you_mean",
+    "DIGEST_MARK",
+    "LONG_TEXT",
+]
+
+# Long texts are compared (and remembered in the state tab) by a digest: a cell of the state
+# tab holds at most 32,767 characters, and a row's outputs must fit in one.
+LONG_TEXT = 2_000
+DIGEST_MARK = "\x00#"
 
 
 def norm_header(text: Any) -> str:
@@ -62,6 +76,10 @@ def normal_cell(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{float(value):.6g}"
     text = str(value).strip()
+    if text.startswith(DIGEST_MARK):
+        return text
+    if len(text) > LONG_TEXT:
+        return f"{DIGEST_MARK}{hashlib.sha256(text.encode()).hexdigest()[:32]}:{len(text)}"
     try:
         number = float(text)
     except ValueError:

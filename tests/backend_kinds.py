@@ -54,7 +54,52 @@ def xlsx_kind(tmp_path: Path, sheets: Sheets) -> Iterator[Handle]:
 @contextmanager
 def memory_kind(tmp_path: Path, sheets: Sheets) -> Iterator[Handle]:
     backend = MemoryBackend(sheets)
-    yield Handle(lambda: backend, lambda title: backend.sheets[title], lambda t: t in backend.hidden)
+    yield Handle(
+        lambda: backend, lambda title: backend.sheets[title], lambda t: t in backend.hidden
+    )
 
 
-KINDS: dict[str, Callable[[Path, Sheets], Any]] = {"xlsx": xlsx_kind, "memory": memory_kind}
+@contextmanager
+def google_kind(tmp_path: Path, sheets: Sheets) -> Iterator[Handle]:
+    """A spreadsheet on a local FakeSheets server, reached by real gspread over HTTP."""
+    import json
+
+    from sheetai.backends.google import GoogleSheetsBackend
+    from sheetai.settings import Settings
+
+    from .servers.sheets_server import FakeSheets, make_service_account
+
+    with FakeSheets() as server:
+        info = make_service_account(server)
+        key_file = tmp_path / "service_account.json"
+        key_file.write_text(json.dumps(info))
+        sid = server.add_spreadsheet("Contract", sheets, share_with=[info["client_email"]])
+        settings = Settings(google_api_url=server.url, google_credentials=key_file)
+        yield Handle(
+            lambda: GoogleSheetsBackend(sid, settings),
+            lambda title: server.values(sid, title),
+            lambda title: bool(server.sheet_props(sid, title).get("hidden")),
+        )
+
+
+@contextmanager
+def excel_kind(tmp_path: Path, sheets: Sheets) -> Iterator[Handle]:
+    """A workbook open in the in-memory stand-in of xlwings' Book / Sheet / Range API."""
+    from sheetai.backends.excel import XlwingsBackend
+
+    from .excel_standin import make_book
+
+    book = make_book(sheets, "contract.xlsx")
+    yield Handle(
+        lambda: XlwingsBackend("contract", books=book.app.books),
+        lambda title: book.sheets[title].used_range.options(ndim=2).value,
+        lambda title: not book.sheets[title].visible,
+    )
+
+
+KINDS: dict[str, Callable[[Path, Sheets], Any]] = {
+    "xlsx": xlsx_kind,
+    "memory": memory_kind,
+    "google": google_kind,
+    "excel": excel_kind,
+}

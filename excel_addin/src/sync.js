@@ -120,8 +120,18 @@
    * leading apostrophe it would swallow) get a leading apostrophe, so the cell
    * holds exactly the text the service sent.
    */
+  // Text Excel would turn into something else on assignment: formulas and escapes, numbers
+  // (a state fingerprint can be all digits), booleans, dates and times. Same rule as
+  // excel_literal in sheetai/backends/excel.py.
+  const NOT_TEXT = [
+    /^[=+\-@']/,
+    /^\s*[$€£¥(]?\s*[\d.,]+(?:e[+-]?\d+)?\s*%?\)?\s*$/i,
+    /^\s*(?:true|false)\s*$/i,
+    /^\s*\d{1,4}\s*[-/.:]\s*\d{1,4}/,
+  ];
+
   function asLiteral(value) {
-    if (typeof value === "string" && /^[=+\-@']/.test(value)) return "'" + value;
+    if (typeof value === "string" && NOT_TEXT.some((re) => re.test(value))) return "'" + value;
     if (value === null || value === undefined) return "";
     return value;
   }

@@ -130,7 +130,7 @@ test("sync sends every sheet and applies the service's writes and new sheets", a
     ["Loved it", "Positive"],
     ["Awful", "Negative"],
   ]);
-  assert.deepEqual(wb.sheet("sheetai log").values("A2:C2"), [["2024-05-01T10:00:00", 2, 0.001]]);
+  assert.deepEqual(wb.sheet("sheetai log").values("A2:C2"), [["'2024-05-01T10:00:00", 2, 0.001]]); // the stub keeps the apostrophe Excel would hide
   assert.deepEqual(
     wb.writeLog.map((w) => `${w.sheet}!${w.address}`),
     ["Feedback!B1:B3", "_sheetai_state!A1:B1", "sheetai log!A1:C2"]
@@ -265,6 +265,15 @@ test("text that Excel would turn into a formula is written as text", async () =>
     writes: [{ sheet: "Data", address: "A2:E2", values: [["=HYPERLINK(\"x\")", "-5", "plain", 0.75, null]] }],
   });
   assert.deepEqual(wb.writeLog[0].values, [["'=HYPERLINK(\"x\")", "'-5", "plain", 0.75, ""]]);
+});
+
+test("text that Excel would read as a number, boolean or date stays text", async () => {
+  const wb = new FakeWorkbook({ Data: { rows: [["x"]] } });
+  const texts = ["00123456789012345678", "1,234.5", "TRUE", "2024-05-01", "10:30", "3 stars", "Positive"];
+  await sync.applySyncResponse(wb.excel, { writes: [{ sheet: "Data", address: "A2:G2", values: [texts] }] });
+  assert.deepEqual(wb.writeLog[0].values, [
+    ["'00123456789012345678", "'1,234.5", "'TRUE", "'2024-05-01", "'10:30", "3 stars", "Positive"],
+  ]);
 });
 
 test("a write that does not fit its address, or targets an unknown sheet, fails before anything is written", async () => {

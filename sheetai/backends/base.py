@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Backend", "CellBlock", "Grid"]
+__all__ = ["Backend", "CellBlock", "ChartSpec", "Grid"]
 
 Grid = list[list[Any]]
 
@@ -25,6 +25,27 @@ class CellBlock:
     row: int
     col: int
     values: Grid
+
+
+@dataclass
+class ChartSpec:
+    """A bar chart of values already written to a sheet (optional capability, see add_chart).
+
+    ``categories`` is the 1-based column of the category labels and ``series`` the columns of
+    the values; ``header_row`` holds the series names and rows ``first_row``..``last_row`` the
+    data. ``anchor`` is the top-left cell (A1) where the chart is placed.
+    """
+
+    title: str
+    anchor: str
+    categories: int
+    series: list[int]
+    header_row: int
+    first_row: int
+    last_row: int
+    x_title: str = ""
+    y_title: str = ""
+    y_max: float | None = None
 
 
 class Backend(ABC):
@@ -62,6 +83,17 @@ class Backend(ABC):
         self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
     ) -> bool:
         """Offer ``options`` as a dropdown in a column range; False if the backend cannot."""
+        return False
+
+    def add_chart(self, sheet: str, spec: ChartSpec) -> bool:
+        """Place a chart on ``sheet`` (replacing one at the same anchor); False if unsupported."""
+        return False
+
+    def set_links(self, sheet: str, links: Sequence[tuple[int, int, str, int]]) -> bool:
+        """Make cells links to rows: ``(row, col, target_sheet, target_row)``; False if unsupported.
+
+        The cells keep their values; only the link is added.
+        """
         return False
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .base import Backend, CellBlock, Grid
+from .base import Backend, CellBlock, ChartSpec, Grid
 
 __all__ = ["MemoryBackend"]
 
@@ -28,6 +28,10 @@ class MemoryBackend(Backend):
         self.commits = 0
         self._pending: list[CellBlock] = []
         self.location = "memory"
+        # Optional capabilities, recorded so callers (and tests) can see what was asked.
+        self.dropdowns: list[tuple[str, int, int, int, list[str]]] = []
+        self.charts: list[tuple[str, ChartSpec]] = []
+        self.links: list[tuple[str, int, int, str, int]] = []
 
     def sheet_titles(self) -> list[str]:
         return list(self.sheets)
@@ -60,3 +64,26 @@ class MemoryBackend(Backend):
             self.committed.append(block)
         self._pending.clear()
         self.commits += 1
+
+    def set_dropdown(
+        self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
+    ) -> bool:
+        self.dropdowns = [d for d in self.dropdowns if not _overlaps(d, sheet, row, col, last_row)]
+        self.dropdowns.append((sheet, row, col, last_row, list(options)))
+        return True
+
+    def add_chart(self, sheet: str, spec: ChartSpec) -> bool:
+        self.charts = [(s, c) for s, c in self.charts if (s, c.anchor) != (sheet, spec.anchor)]
+        self.charts.append((sheet, spec))
+        return True
+
+    def set_links(self, sheet: str, links: Sequence[tuple[int, int, str, int]]) -> bool:
+        self.links.extend((sheet, *link) for link in links)
+        return True
+
+
+def _overlaps(
+    dropdown: tuple[str, int, int, int, list[str]], sheet: str, row: int, col: int, last: int
+) -> bool:
+    title, first, column, last_row, _ = dropdown
+    return title == sheet and column == col and first <= last and row <= last_row

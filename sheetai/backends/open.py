@@ -47,7 +47,7 @@ def open_backend(location: str, settings: Settings | None = None, **options: obj
     key = google_key(location)
     if key is not None:
         try:
-            from .google import GoogleSheetsBackend  # type: ignore[import-not-found]
+            from .google import GoogleSheetsBackend
         except ImportError as exc:
             if getattr(exc, "name", "") in {"gspread", "google"} or "gspread" in str(exc):
                 from ..errors import MissingExtraError
@@ -56,7 +56,7 @@ def open_backend(location: str, settings: Settings | None = None, **options: obj
             raise WorkbookError(
                 f"{location}: Google Sheets is not supported by this version of sheetai."
             ) from exc
-        return GoogleSheetsBackend(key, settings, **options)  # type: ignore[no-any-return]
+        return GoogleSheetsBackend(key, settings, **options)  # type: ignore[arg-type]
     if location.startswith(("http://", "https://")):
         raise WorkbookError(
             f"{location}: not a Google Sheets URL. Give a path to an .xlsx file or a "

@@ -18,8 +18,9 @@ from copy import copy
 from pathlib import Path
 from typing import Any
 
+from ..a1 import cell_address, quote_sheet
 from ..errors import WorkbookError, WorkbookLockedError
-from .base import Backend, CellBlock, Grid
+from .base import Backend, CellBlock, ChartSpec, Grid
 
 __all__ = ["XlsxBackend", "Uncomputed", "lock_files"]
 
@@ -29,6 +30,23 @@ _MAX_CELL_CHARS = 32_767
 class Uncomputed(str):
     """A formula cell whose result the file does not hold (saved by a tool that never computed
     it); its text is the formula. The engine skips rows whose inputs are uncomputed."""
+
+
+class FormulaError(Uncomputed):
+    """A formula whose result is an Excel error (``#N/A``, ``#REF!`` ...): not text to classify."""
+
+
+_EXCEL_ERRORS = {
+    "#N/A",
+    "#REF!",
+    "#VALUE!",
+    "#DIV/0!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+}
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -65,6 +83,20 @@ class XlsxBackend(Backend):
         self._edit_book: Any = None
         self._pending: list[CellBlock] = []
         self._new_sheets: list[tuple[str, bool]] = []
+        self._stamp: tuple[int, int] | None = None
+
+    def _file_stamp(self) -> tuple[int, int]:
+        stat = self.path.stat()
+        return stat.st_mtime_ns, stat.st_size
+
+    def _check_unchanged(self) -> None:
+        """Refuse to write over a file someone saved since sheetai read it: rows could shift."""
+        if self._stamp is not None and self._file_stamp() != self._stamp:
+            raise WorkbookError(
+                f"{self.path} was changed by another program while sheetai was working, so "
+                "its rows may have moved. Nothing more was written; run sheetai again (rows "
+                "already saved are kept)."
+            )
 
     def _load(self, **options: Any) -> Any:
         import openpyxl
@@ -79,6 +111,7 @@ class XlsxBackend(Backend):
 
     def _values(self) -> Any:
         if self._values_book is None:
+            self._stamp = self._file_stamp()
             self._values_book = self._load(read_only=True, data_only=True)
         return self._values_book
 
@@ -91,6 +124,10 @@ class XlsxBackend(Backend):
         grids = {title: _sheet_rows(book[title]) for title in wanted}
         formulas = None
         for title, grid in grids.items():
+            for row in grid:
+                for c, value in enumerate(row):
+                    if isinstance(value, str) and value in _EXCEL_ERRORS:
+                        row[c] = FormulaError(value)
             if any(v is None for row in grid for v in row):
                 formulas = formulas or self._load(read_only=True, data_only=False)
                 _mark_uncomputed(grid, _sheet_rows(formulas[title]))
@@ -100,6 +137,7 @@ class XlsxBackend(Backend):
 
     def _editable(self) -> Any:
         if self._edit_book is None:
+            self._check_unchanged()
             self._edit_book = self._load(keep_vba=self._keep_vba, keep_links=True, rich_text=False)
         return self._edit_book
 
@@ -116,6 +154,7 @@ class XlsxBackend(Backend):
         if not self._pending and self._edit_book is None:
             return
         book = self._editable()
+        _refuse_merged(book, self._pending)
         widths = {title: book[title].max_column for title in {b.sheet for b in self._pending}}
         for block in self._pending:
             sheet = book[block.sheet]
@@ -129,6 +168,73 @@ class XlsxBackend(Backend):
         self._pending.clear()
         self._save(book)
 
+    def set_dropdown(
+        self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
+    ) -> bool:
+        """A list validation on the range; an earlier one overlapping it is replaced.
+
+        Excel keeps an inline list to 255 characters and splits it at commas, so options that
+        do not fit that form get no dropdown (False).
+        """
+        from openpyxl.worksheet.datavalidation import DataValidation
+
+        joined = ",".join(options)
+        if not options or len(joined) > 255 or any(("," in o or '"' in o) for o in options):
+            return False
+        ws = self._editable()[sheet]
+        _drop_overlapping_validations(ws, row, col, last_row)
+        validation = DataValidation(
+            type="list", formula1=f'"{joined}"', allow_blank=True, showDropDown=False
+        )
+        validation.error = "Pick one of the labels from the list."
+        validation.errorTitle = "Not a label"
+        validation.add(f"{cell_address(row, col)}:{cell_address(last_row, col)}")
+        ws.add_data_validation(validation)
+        return True
+
+    def add_chart(self, sheet: str, spec: ChartSpec) -> bool:
+        """An openpyxl bar chart; a chart already anchored at ``spec.anchor`` is replaced."""
+        from openpyxl.chart import BarChart, Reference
+        from openpyxl.utils.cell import coordinate_to_tuple
+
+        ws = self._editable()[sheet]
+        anchor_row, anchor_col = coordinate_to_tuple(spec.anchor)
+        ws._charts = [c for c in ws._charts if _anchor_of(c) != (anchor_row, anchor_col)]
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = spec.title
+        chart.x_axis.title = spec.x_title or None
+        chart.y_axis.title = spec.y_title or None
+        if spec.y_max is not None:
+            chart.y_axis.scaling.min = 0
+            chart.y_axis.scaling.max = spec.y_max
+        # openpyxl >= 3.1 hides axes unless told otherwise.
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.height, chart.width = 7.5, 15
+        for col in spec.series:
+            data = Reference(ws, min_col=col, min_row=spec.header_row, max_row=spec.last_row)
+            chart.add_data(data, titles_from_data=True)
+        labels = Reference(
+            ws, min_col=spec.categories, min_row=spec.first_row, max_row=spec.last_row
+        )
+        chart.set_categories(labels)
+        ws.add_chart(chart, spec.anchor)
+        return True
+
+    def set_links(self, sheet: str, links: Sequence[tuple[int, int, str, int]]) -> bool:
+        """Internal hyperlinks (``#'Sheet'!A12``): a click jumps to the row."""
+        from openpyxl.worksheet.hyperlink import Hyperlink
+
+        ws = self._editable()[sheet]
+        for row, col, target, target_row in links:
+            cell = ws.cell(row=row, column=col)
+            cell.hyperlink = Hyperlink(
+                ref=cell.coordinate, location=f"{quote_sheet(target)}!A{target_row}"
+            )
+            cell.style = "Hyperlink"
+        return True
+
     def _save(self, book: Any) -> None:
         locks = lock_files(self.path)
         if locks:
@@ -136,21 +242,24 @@ class XlsxBackend(Backend):
                 f"{self.path} is open in Excel or another program (lock file {locks[0].name}). "
                 "Close it there, then run sheetai again; nothing was written."
             )
-        handle, temp_name = tempfile.mkstemp(
-            prefix=".sheetai-", suffix=self.path.suffix, dir=self.path.parent
-        )
-        os.close(handle)
+        self._check_unchanged()
+        temp_name = ""
         try:
+            handle, temp_name = tempfile.mkstemp(
+                prefix=".sheetai-", suffix=self.path.suffix, dir=self.path.parent
+            )
+            os.close(handle)
             book.save(temp_name)
             with contextlib.suppress(OSError):
                 shutil.copymode(self.path, temp_name)
             os.replace(temp_name, self.path)
+            self._stamp = self._file_stamp()
         except OSError as exc:
             raise WorkbookError(
-                f"{self.path}: could not save ({exc}). Nothing was lost in the file."
+                f"{self.path}: could not save ({exc}). The file is as it was before this save."
             ) from exc
         finally:
-            if os.path.exists(temp_name):
+            if temp_name and os.path.exists(temp_name):
                 os.unlink(temp_name)
 
     def check_writable(self) -> None:
@@ -184,14 +293,42 @@ def _sheet_rows(sheet: Any) -> Grid:
 
 
 def _mark_uncomputed(values: Grid, formulas: Grid) -> None:
-    for r, row in enumerate(values):
-        if r >= len(formulas):
-            return
-        for c, value in enumerate(row):
-            if value is None and c < len(formulas[r]):
-                formula = formulas[r][c]
-                if isinstance(formula, str) and formula.startswith("="):
-                    row[c] = Uncomputed(formula)
+    """Tell formulas without a stored result from formulas whose result is empty.
+
+    A file Excel saved holds every formula's result, so there an empty one means "" (as
+    ``=IF(B2="","",B2)`` gives). A file without any stored result (written by a tool that never
+    calculates, or by openpyxl) has uncomputed formulas.
+    """
+    cells = [
+        (r, c, formula)
+        for r, row in enumerate(formulas[: len(values)])
+        for c, formula in enumerate(row)
+        if isinstance(formula, str) and formula.startswith("=") and c < len(values[r])
+    ]
+    computed = any(values[r][c] is not None for r, c, _ in cells)
+    for r, c, formula in cells:
+        if values[r][c] is None:
+            values[r][c] = "" if computed else Uncomputed(formula)
+
+
+def _refuse_merged(book: Any, blocks: Sequence[CellBlock]) -> None:
+    """Stop before writing into merged cells, which openpyxl cannot write."""
+    for block in blocks:
+        if block.sheet not in book.sheetnames or not block.values:
+            continue
+        last_row = block.row + len(block.values) - 1
+        last_col = block.col + max(len(r) for r in block.values) - 1
+        for merged in book[block.sheet].merged_cells.ranges:
+            if (
+                merged.min_row <= last_row
+                and block.row <= merged.max_row
+                and merged.min_col <= last_col
+                and block.col <= merged.max_col
+            ):
+                raise WorkbookError(
+                    f"{quote_sheet(block.sheet)}!{merged.coord} is merged, and sheetai needs to "
+                    "write there. Unmerge those cells (or move the output columns), then run again."
+                )
 
 
 def _style_new_headers(sheet: Any, old_width: int, first: int, last: int) -> None:
@@ -205,6 +342,31 @@ def _style_new_headers(sheet: Any, old_width: int, first: int, last: int) -> Non
         header = str(cell.value or "")
         width = 50 if header.endswith("reasoning") else max(12, min(30, len(header) + 4))
         sheet.column_dimensions[cell.column_letter].width = width
+
+
+def _drop_overlapping_validations(ws: Any, row: int, col: int, last_row: int) -> None:
+    kept = []
+    for validation in ws.data_validations.dataValidation:
+        overlaps = any(
+            r.min_col <= col <= r.max_col and r.min_row <= last_row and row <= r.max_row
+            for r in validation.sqref.ranges
+        )
+        if not overlaps:
+            kept.append(validation)
+    ws.data_validations.dataValidation = kept
+
+
+def _anchor_of(chart: Any) -> tuple[int, int] | None:
+    """(row, col) of a chart's top-left corner, 1-based, whether new or read from a file."""
+    anchor = chart.anchor
+    if isinstance(anchor, str):
+        from openpyxl.utils.cell import coordinate_to_tuple
+
+        return coordinate_to_tuple(anchor)
+    marker = getattr(anchor, "_from", None)
+    if marker is None:
+        return None
+    return marker.row + 1, marker.col + 1
 
 
 def _set_cell(cell: Any, value: Any) -> None:

@@ -99,6 +99,17 @@ def run(
     excel: Annotated[
         bool, typer.Option("--excel", help="Sync the workbook open in Excel (sheetai[excel]).")
     ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Send rows to the OpenAI Batch API (half price).")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With --batch: wait for the batches and write results.")
+    ] = False,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute to pace at.", min=1)] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens per minute to pace at.", min=1)] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight at once (default 64).", min=1)
+    ] = None,
 ) -> None:
     """Sync a workbook: run every step on new or changed rows and write the results beside them."""
     settings = Settings()
@@ -116,7 +127,8 @@ def run(
         with open_backend(workbook, settings) as backend:
             options = SyncOptions(
                 step=step, dry_run=dry_run, force=force, only_flagged=only_flagged, model=model,
-                max_cost_usd=max_cost, preview=preview,
+                max_cost_usd=max_cost, preview=preview, batch=batch, wait=wait, rpm=rpm,
+                tpm=tpm, concurrency=concurrency,
                 confirm=None if yes or dry_run else _confirm(as_json),
             )  # fmt: skip
             summary = sync(backend, settings, options, listener)
@@ -212,6 +224,9 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
+
+# Registering commands defined in their own modules (they import `app` from here).
+from . import quality_commands, serve_command  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -38,7 +39,7 @@ class ProgressListener(Listener):
                 transient=False,
             )
             self.progress.start()
-        self.task = self.progress.add_task(f"{step.name} ({step.model})", total=total)
+        self.task = self.progress.add_task(escape(f"{step.name} ({step.model})"), total=total)
 
     def rows_done(self, step: Step, count: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -54,7 +55,7 @@ class ProgressListener(Listener):
 
 
 def plan_table(summary: RunSummary) -> Table:
-    table = Table(title=f"Plan for {summary.workbook}", title_justify="left")
+    table = Table(title=escape(f"Plan for {summary.workbook}"), title_justify="left")
     headers = [
         "Step",
         "Model",
@@ -70,13 +71,14 @@ def plan_table(summary: RunSummary) -> Table:
     table.columns[0].no_wrap = True
     for s in summary.steps:
         counts = [s.planned, s.new, s.changed + s.retried, s.skipped_unchanged, s.kept_human_edits]
-        table.add_row(s.step, s.model, *map(str, counts), f"${s.estimated_cost_usd:.4f}")
+        cost = f"${s.estimated_cost_usd:.4f}"
+        table.add_row(escape(s.step), escape(s.model), *map(str, counts), cost)
     return table
 
 
 def summary_table(summary: RunSummary) -> Table:
     title = f"{summary.workbook}: {summary.status} in {summary.seconds:.1f} s"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     headers = ["Step", "Written", "Unchanged", "Kept edits", "Failed", "Flagged", "Cost", "Rows/s"]
     for name in headers:
         table.add_column(name, justify="left" if name == "Step" else "right")
@@ -84,18 +86,20 @@ def summary_table(summary: RunSummary) -> Table:
     for s in summary.steps:
         counts = [s.processed, s.skipped_unchanged, s.kept_human_edits, s.failed, s.flagged]
         rate = f"{s.rows_per_second:.0f}" if s.processed else "-"
-        table.add_row(s.step, *map(str, counts), f"${s.cost_usd:.4f}", rate)
+        table.add_row(escape(s.step), *map(str, counts), f"${s.cost_usd:.4f}", rate)
     return table
 
 
 def preview_table(summary: StepSummary) -> Table:
     """The rows a ``--preview`` ran, to judge a prompt before paying for every row."""
-    table = Table(title=f"Preview of step '{summary.step}'", title_justify="left", show_lines=True)
+    title = escape(f"Preview of step '{summary.step}'")
+    table = Table(title=title, title_justify="left", show_lines=True)
     for name in ("Row", "Input", "Result", "Confidence", "Reasoning"):
         table.add_column(name, overflow="fold")
     for row in summary.preview:
         text = str(row["input"])
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
         result = str(row["result"] if row["result"] is not None else row["flag"] or "")
-        table.add_row(str(row["row"]), text[:200], result, confidence, str(row["reasoning"] or ""))
+        cells = [text[:200], result, str(row["reasoning"] or "")]
+        table.add_row(str(row["row"]), *map(escape, cells[:2]), confidence, escape(cells[2]))
     return table

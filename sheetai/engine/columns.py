@@ -9,7 +9,7 @@ from typing import Any
 from ..steps import Step
 from ..text import is_blank, norm_header
 
-__all__ = ["StepColumns", "resolve_columns", "header_index"]
+__all__ = ["StepColumns", "resolve_columns", "header_index", "used_width"]
 
 
 def header_index(header: Sequence[Any]) -> dict[str, int]:
@@ -46,10 +46,26 @@ class StepColumns:
         return [*self.values, self.reasoning, self.confidence, self.flag]
 
 
-def resolve_columns(step: Step, header: list[Any]) -> StepColumns:
+def used_width(grid: Sequence[Sequence[Any]]) -> int:
+    """How many columns hold anything, in any row (headers or not).
+
+    >>> used_width([["ID", None, None], [1, None, "note"], []])
+    3
+    """
+    width = 0
+    for row in grid:
+        for col in range(len(row) - 1, width - 1, -1):
+            if not is_blank(row[col]):
+                width = col + 1
+                break
+    return width
+
+
+def resolve_columns(step: Step, header: list[Any], width: int = 0) -> StepColumns:
     """Locate the step's columns in ``header``, appending missing output headers to it.
 
-    New columns go right after the last non-empty header, so they sit beside the table.
+    New columns go right after the last used column (``width``, see :func:`used_width`), so
+    they sit beside the table and never over data in a column without a header.
     ``header`` is extended in place.
 
     >>> from sheetai.steps import Step, Task
@@ -62,7 +78,7 @@ def resolve_columns(step: Step, header: list[Any]) -> StepColumns:
     """
     index = header_index(header)
     inputs = {name: index[norm_header(name)] for name in step.inputs}
-    last = max((c for c, v in enumerate(header) if not is_blank(v)), default=-1)
+    last = max([c for c, v in enumerate(header) if not is_blank(v)] + [width - 1], default=-1)
     created: dict[int, str] = {}
 
     def find_or_create(name: str) -> int:

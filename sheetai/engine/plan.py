@@ -34,6 +34,7 @@ class Category(str, Enum):
     BLANK = "blank"  # no input at all
     UNREADABLE = "unreadable"  # an input formula has no computed value in the file
     NOT_SELECTED = "not_selected"  # --only-flagged leaves rows without a flag alone
+    PENDING = "batch_pending"  # sent in a Batch API job whose results are not collected yet
 
     @property
     def runs(self) -> bool:
@@ -148,7 +149,7 @@ def plan_rows(
         category = _categorize(
             current, blank_signature, value_blank, record, written, len(owned_cols)
         )
-        if only_flagged:
+        if only_flagged and category is not Category.PENDING:
             flagged = not is_blank(_cell(row, flag_col)) if flag_col is not None else False
             if flagged and category in (Category.UNCHANGED, Category.RETRY):
                 category = Category.FLAGGED
@@ -168,11 +169,13 @@ def _categorize(
     written: set[str],
     owned: int,
 ) -> Category:
+    if record is not None and record.status == "pending" and (current == blank or value_blank):
+        return Category.PENDING
     if record is not None and record.status == "ok":
         if current == record.owned_signature(owned):
             return Category.UNCHANGED
         if current == blank or value_blank:
-            return Category.FILL
+            return Category.FILL if record.fillable else Category.NEW
     elif record is not None and (  # failed or invalid last time
         current == record.owned_signature(owned) or current == blank or value_blank
     ):

@@ -34,9 +34,16 @@ class StepSummary:
     changed: int = 0
     retried: int = 0
     filled_from_state: int = 0
+    reflagged: int = 0
     blank_inputs: int = 0
     unreadable_inputs: int = 0
     model_calls: int = 0
+    requests: int = 0  # HTTP requests, retries included
+    retries: int = 0
+    rate_limited: int = 0
+    reasked: int = 0
+    batch_pending: int = 0
+    batch_ids: list[str] = field(default_factory=list)
     cached: int = 0
     tokens: int = 0
     cost_usd: float = 0.0
@@ -70,13 +77,21 @@ class RunSummary:
             "status": self.status,
             "dry_run": self.dry_run,
             "steps": [
-                {**asdict(s), "cost_usd": round(s.cost_usd, 6), "seconds": round(s.seconds, 3)}
+                {
+                    **asdict(s),
+                    "cost_usd": round(s.cost_usd, 6),
+                    "seconds": round(s.seconds, 3),
+                    "rows_per_second": round(s.rows_per_second, 2),
+                    "cost_per_row_usd": round(s.cost_usd / s.processed, 8) if s.processed else 0,
+                }
                 for s in self.steps
             ],
         }
         for name in COUNT_FIELDS:
             data[name] = self.total(name)
         data["tokens"] = self.total("tokens")
+        for name in ("requests", "retries", "rate_limited", "batch_pending"):
+            data[name] = self.total(name)
         data["cost_usd"] = round(self.total("cost_usd"), 6)
         data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
         data["seconds"] = round(self.seconds, 3)

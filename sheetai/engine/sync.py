@@ -7,22 +7,24 @@ The library never prints: progress goes to a :class:`Listener`, the outcome is a
 from __future__ import annotations
 
 import copy
+import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from ..backends.base import Backend, CellBlock, Grid
 from ..config_tab import parse_config
-from ..errors import BudgetExceededError, ConfigError, RunInterrupted
-from ..providers.base import Provider, RowInput, RowResult
+from ..errors import ConfigError, RunInterrupted
+from ..providers.base import Budget, Provider, RowInput, RowResult
 from ..providers.registry import get_provider
 from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
 from ..steps import Example, Step
-from ..text import cell_text, did_you_mean, is_blank, norm_header
-from .columns import StepColumns, resolve_columns
+from ..text import cell_text, did_you_mean, norm_header
+from .batching import Batches
+from .columns import StepColumns, resolve_columns, used_width
+from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged, utc_now
 from .plan import Category, RowPlan, StepPlan, plan_rows, row_text
 from .runlog import LOG_HEADERS, LOG_TAB, log_rows
 from .summary import RunSummary, StepSummary
@@ -45,6 +47,11 @@ class SyncOptions:
     max_cost_usd: float | None = None
     preview: int | None = None
     confirm: Callable[[RunSummary], bool] | None = None
+    batch: bool = False  # submit to the Batch API instead of asking row by row
+    wait: bool = False  # with batch: poll until the batches end and write their results
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
 
 
 class Listener:
@@ -61,30 +68,6 @@ class Listener:
 
     def step_finished(self, summary: StepSummary) -> None:
         """The step is complete, failed or interrupted."""
-
-
-def compose_outputs(step: Step, result: RowResult) -> list[Any]:
-    """The cells a result puts in the step's output columns, flag last.
-
-    >>> from sheetai.steps import Task
-    >>> s = Step(name="s", sheet="F", inputs=["x"], task=Task.CLASSIFY, output="O",
-    ...          model="local", min_confidence=0.6)
-    >>> compose_outputs(s, RowResult(key="k", values=["Pos"], reasoning="r", confidence=0.5))
-    ['Pos', 'r', 0.5, 'LOW_CONFIDENCE']
-    """
-    count = len(step.output_columns().values)
-    values = (list(result.values) + [None] * count)[:count]
-    if result.status == "failed":
-        error = " ".join(result.error.split())
-        flag = "ERROR: " + (error[:120] or "unknown error")
-    elif result.status == "invalid":
-        flag = "INVALID_OUTPUT"
-    elif result.confidence is not None and result.confidence < step.min_confidence:
-        flag = "LOW_CONFIDENCE"
-    else:
-        flag = ""
-    confidence = None if result.confidence is None else round(float(result.confidence), 3)
-    return [*values, result.reasoning or None, confidence, flag or None]
 
 
 def sync(
@@ -120,26 +103,19 @@ class _Sync:
         self.provider_for = provider_for
         self.providers: dict[str, Provider] = {}
         self.summary = RunSummary(workbook=backend.location, dry_run=options.dry_run)
+        self.writable_checked = False
+        self.batches = Batches(self)
 
     # -- reading and planning -------------------------------------------------------------
 
     def run(self) -> RunSummary:
         started = time.monotonic()
-        titles = self.backend.sheet_titles()
-        tab = self._config_tab(titles)
-        self.grids: dict[str, Grid] = self.backend.read(titles)
-        self.titles = titles
-        headers = {t: (g[0] if g else []) for t, g in self.grids.items() if t not in (STATE_TAB,)}
-        steps = parse_config(
-            self.grids.get(tab, []), headers, tab=tab, default_model=self.settings.default_model
-        )
-        steps = self._selected(steps)
-        for step in steps:
-            self._provider(step).check(step)
-        self.state = StateStore.from_grid(self.grids.get(STATE_TAB))
-
-        planned = self._plan_all(steps)
-        self.listener.plan_ready(planned)
+        try:
+            steps, planned = self._read_and_plan()
+        except KeyboardInterrupt:
+            self.summary.status = "interrupted"
+            self.summary.seconds = time.monotonic() - started
+            raise RunInterrupted(self.summary) from None
         if self.options.dry_run:
             planned.seconds = time.monotonic() - started
             planned.status = "dry-run"
@@ -149,11 +125,14 @@ class _Sync:
             if self.options.max_cost_usd is not None
             else self.settings.max_cost_usd
         )
+        # The cap is enforced while running: no request starts once spent + in flight would
+        # pass it; rows not started stay planned for the next run.
+        self.budget = Budget(cap)
         estimate = planned.total("estimated_cost_usd")
         if cap is not None and estimate > cap:
-            raise BudgetExceededError(
-                f"the estimated cost ${estimate:.4f} is above the cap ${cap:.4f}. Raise "
-                "--max-cost, run one step with --step, or use a cheaper model."
+            self.summary.messages.append(
+                f"the estimated cost ${estimate:.4f} is above the cap ${cap:.4f}: the run will "
+                "stop starting requests when it reaches the cap."
             )
         if (
             self.options.confirm is not None
@@ -162,10 +141,8 @@ class _Sync:
         ):
             planned.status = "cancelled"
             return planned
-        if planned.total("planned") or any(s.flagged for s in planned.steps):
-            check = getattr(self.backend, "check_writable", None)
-            if check is not None:
-                check()
+        if planned.total("planned"):
+            self._check_writable()
 
         self.writer = ChunkWriter(
             self.backend,
@@ -178,19 +155,36 @@ class _Sync:
                 self._execute(step)
             self._prune_state(steps)
         except KeyboardInterrupt:
-            self.summary.status = "interrupted"
-            if self.summary.steps:
-                self.summary.steps[-1].status = "interrupted"
-            self._finish(started)
+            self._stopped(started, "interrupted")
             raise RunInterrupted(self.summary) from None
         except BaseException:
-            self.summary.status = "error"
-            if self.summary.steps:
-                self.summary.steps[-1].status = "error"
-            self._finish(started)
+            self._stopped(started, "error")
             raise
         self._finish(started)
         return self.summary
+
+    def _read_and_plan(self) -> tuple[list[Step], RunSummary]:
+        titles = self.backend.sheet_titles()
+        tab = self._config_tab(titles)
+        self.grids: dict[str, Grid] = self.backend.read(titles)
+        self.titles = titles
+        headers = {t: (g[0] if g else []) for t, g in self.grids.items() if t != STATE_TAB}
+        steps = parse_config(
+            self.grids.get(tab, []), headers, tab=tab, default_model=self.settings.default_model
+        )
+        steps = self._selected(steps)
+        for step in steps:
+            self._provider(step).check(self._run_step(step))
+        self.state = StateStore.from_grid(self.grids.get(STATE_TAB))
+        planned = self._plan_all(steps)
+        self.listener.plan_ready(planned)
+        return steps, planned
+
+    def _stopped(self, started: float, status: str) -> None:
+        self.summary.status = status
+        if self.summary.steps:
+            self.summary.steps[-1].status = status
+        self._finish(started)
 
     def _config_tab(self, titles: Sequence[str]) -> str:
         wanted = norm_header(self.settings.config_tab)
@@ -204,8 +198,12 @@ class _Sync:
         )
 
     def _selected(self, steps: list[Step]) -> list[Step]:
-        if self.options.model:
-            for step in steps:
+        for step in steps:
+            if self.options.model and self.options.only_flagged:
+                # The cascade: a stronger model answers the flagged rows *for* the configured
+                # step, so its answers count as the step's and a plain run keeps them.
+                step.run_model = self.options.model
+            elif self.options.model:
                 step.model = self.options.model
         if not self.options.step:
             return steps
@@ -218,11 +216,28 @@ class _Sync:
             )
         return chosen
 
+    @staticmethod
+    def _run_step(step: Step) -> Step:
+        """The step as the provider sees it: with the model that answers this run."""
+        if step.run_model:
+            return step.model_copy(update={"model": step.run_model, "run_model": None})
+        return step
+
     def _provider(self, step: Step) -> Provider:
-        key = step.model.strip().casefold()
+        return self._provider_named(step.run_model or step.model)
+
+    def _provider_named(self, model: str) -> Provider:
+        key = model.strip().casefold()
         if key not in self.providers:
-            self.providers[key] = self.provider_for(step.model, self.settings)
+            self.providers[key] = self.provider_for(model, self.settings)
         return self.providers[key]
+
+    def _records(self, step: Step) -> dict[str, StateRecord]:
+        # Keyed by the normalised name, so "Sentiment" and "sentiment " are the same step.
+        return self.state.for_step(norm_header(step.name))
+
+    def _columns(self, step: Step, grid: Grid) -> StepColumns:
+        return resolve_columns(step, grid[0], used_width(grid))
 
     def _plan_all(self, steps: list[Step]) -> RunSummary:
         """Plan every step on a copy of the sheets, as if upstream steps had run."""
@@ -230,18 +245,33 @@ class _Sync:
         planned = RunSummary(workbook=self.backend.location, dry_run=True)
         for step in steps:
             grid = grids[step.sheet] or [[]]
-            cols = resolve_columns(step, grid[0])
+            cols = self._columns(step, grid)
             plan = self._plan(step, grid, cols)
             summary = self._counts(step, plan)
             unique = plan.unique_to_run()
-            estimate = self._provider(step).estimate(step, [self._row_input(r) for r in unique])
+            if self.options.preview is not None:
+                unique = unique[: self.options.preview]
+                summary.planned = len(unique)
+            run_step = self._run_step(step)
+            estimate = self._provider(step).estimate(run_step, [self._row_input(r) for r in unique])
             summary.tokens = estimate.tokens
             summary.estimated_cost_usd = estimate.cost_usd
             summary.status = "planned"
             for row_plan in plan.to_run():
-                _set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
+                grid_set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
             planned.steps.append(summary)
+            self._warn_if_history_lost(step, plan, planned)
         return planned
+
+    def _warn_if_history_lost(self, step: Step, plan: StepPlan, planned: RunSummary) -> None:
+        kept = plan.counts[Category.HUMAN_EDIT]
+        if kept and not self._records(step):
+            planned.messages.append(
+                f"step '{step.name}': {kept} rows already hold answers sheetai has no record of "
+                "(the step was renamed, or the hidden _sheetai_state tab was lost), so they are "
+                "kept as if a person wrote them. Run with --force to answer them again."
+            )
+            self.summary.messages.append(planned.messages[-1])
 
     def _plan(self, step: Step, grid: Grid, cols: StepColumns) -> StepPlan:
         return plan_rows(
@@ -251,7 +281,7 @@ class _Sync:
             owned_cols=cols.owned,
             flag_col=cols.flag,
             value_count=len(cols.values),
-            records=self.state.for_step(step.name),
+            records=self._records(step),
             force=self.options.force,
             only_flagged=self.options.only_flagged,
         )
@@ -263,7 +293,7 @@ class _Sync:
         return StepSummary(
             step=step.name,
             sheet=step.sheet,
-            model=step.model,
+            model=step.run_model or step.model,
             planned=runs + counts[Category.FILL],
             skipped_unchanged=counts[Category.UNCHANGED],
             kept_human_edits=counts[Category.HUMAN_EDIT],
@@ -287,58 +317,112 @@ class _Sync:
         grid = self.grids.setdefault(step.sheet, [[]])
         if not grid:
             grid.append([])
-        cols = resolve_columns(step, grid[0])
+        cols = self._columns(step, grid)
         for col, name in cols.created.items():
             self.writer.set(step.sheet, 1, col + 1, name)
+        collected = StepSummary(step=step.name, sheet=step.sheet, model=step.model)
+        self.batches.collect(step, grid, cols, collected)
         plan = self._plan(step, grid, cols)
         summary = self._counts(step, plan)
+        _merge(summary, collected)
         self.summary.steps.append(summary)
         self.listener.step_started(step, summary.planned)
-        records = self.state.for_step(step.name)
+        provider = self._provider(step)
         try:
             if self.options.preview is None:
                 self._fill_and_reflag(step, grid, cols, plan, summary)
-            by_key: dict[str, list[RowPlan]] = {}
-            for row_plan in plan.to_run():
-                preview = self.options.preview
-                if (
-                    preview is not None
-                    and row_plan.fingerprint not in by_key
-                    and len(by_key) >= preview
-                ):
-                    continue
-                by_key.setdefault(row_plan.fingerprint, []).append(row_plan)
+            by_key = self._rows_by_key(plan)
             if self.options.preview is not None:
                 summary.planned = sum(len(rows) for rows in by_key.values())
             unique = [self._row_input(rows[0]) for rows in by_key.values()]
             training = self._training(step, grid, cols, plan)
-            provider = self._provider(step)
-            for result in provider.run(step, unique, training) if unique else ():
-                outputs = compose_outputs(step, result)
-                rows = by_key.get(result.key, [])
-                for row_plan in rows:
-                    self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
-                if self.options.preview is not None and rows:
-                    summary.preview.append(_preview_row(rows[0], outputs))
-                records[result.key] = StateRecord(
-                    step.name, result.key, result.status, outputs, _now()
-                )
-                summary.model_calls += 0 if result.cached else 1
-                summary.cached += 1 if result.cached else 0
-                summary.tokens += result.tokens
-                summary.cost_usd += result.cost_usd
-                summary.processed += len(rows)
-                if result.status == "failed":
-                    summary.failed += len(rows)
-                elif outputs[-1]:
-                    summary.flagged += len(rows)
-                self.writer.row_done(len(rows))
-                self.listener.rows_done(step, len(rows))
-                if self.writer.due():
-                    self.writer.commit()
+            results: Iterable[RowResult] = ()
+            if self.options.batch and unique and self.options.preview is None:
+                results = self.batches.submit(step, provider, unique, grid, cols, by_key, summary)
+            elif unique:
+                results = self._run_provider(provider, self._run_step(step), unique, training)
+            for result in results:
+                self._apply(step, grid, cols, summary, result, by_key.get(result.key, []))
+            if self.options.batch and self.options.wait and summary.batch_ids:
+                self.writer.commit()
+                self.batches.wait(step, grid, cols, summary)
         finally:
             summary.seconds = time.monotonic() - started
+            for name, value in provider.take_stats().items():
+                if isinstance(getattr(summary, name, None), int):
+                    setattr(summary, name, getattr(summary, name) + value)
+        if self.budget.exhausted and summary.status == "done":
+            summary.status = "cost_cap"
+            self.summary.status = "cost_cap"
+            self.summary.messages.append(
+                f"stopped starting requests at the cost cap ${self.budget.cap_usd:.4f} "
+                f"(spent ${self.budget.spent_usd:.4f}); rows not run stay planned: run again "
+                "with a higher --max-cost to do them."
+            )
         self.listener.step_finished(summary)
+
+    def _rows_by_key(self, plan: StepPlan) -> dict[str, list[RowPlan]]:
+        """Rows to run grouped by fingerprint (identical inputs run once), ``--preview`` cut."""
+        preview = self.options.preview
+        by_key: dict[str, list[RowPlan]] = {}
+        for row_plan in plan.to_run():
+            if (
+                preview is not None
+                and row_plan.fingerprint not in by_key
+                and len(by_key) >= preview
+            ):
+                continue
+            by_key.setdefault(row_plan.fingerprint, []).append(row_plan)
+        return by_key
+
+    def _apply(
+        self,
+        step: Step,
+        grid: Grid,
+        cols: StepColumns,
+        summary: StepSummary,
+        result: RowResult,
+        rows: list[RowPlan],
+    ) -> None:
+        """Write one result to its rows and its state record; commit when a chunk is due."""
+        outputs = compose_outputs(step, result)
+        # The record first: an interrupt between the two then leaves cells that still look
+        # like sheetai's, never a row mistaken for a person's edit.
+        self._records(step)[result.key] = StateRecord(
+            norm_header(step.name), result.key, result.status, outputs, utc_now()
+        )
+        for row_plan in rows:
+            self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
+        if self.options.preview is not None and rows:
+            summary.preview.append(preview_row(rows[0], outputs))
+        summary.model_calls += 0 if result.cached else 1
+        summary.cached += 1 if result.cached else 0
+        summary.tokens += result.tokens
+        summary.cost_usd += result.cost_usd
+        summary.processed += len(rows)
+        if result.status == "failed":
+            summary.failed += len(rows)
+        elif outputs[-1]:
+            summary.flagged += len(rows)
+        self.writer.row_done(len(rows))
+        self.listener.rows_done(step, len(rows))
+        if self.writer.due():
+            self.writer.commit()
+
+    def _run_provider(
+        self, provider: Provider, step: Step, rows: list[RowInput], training: list[Example]
+    ) -> Any:
+        """``provider.run`` with the run-wide options the provider accepts."""
+        accepted = inspect.signature(provider.run).parameters
+        extra = {
+            "budget": self.budget,
+            "rpm": self.options.rpm,
+            "tpm": self.options.tpm,
+            "concurrency": self.options.concurrency,
+        }
+        return provider.run(
+            step, rows, training, **{k: v for k, v in extra.items() if k in accepted}
+        )
 
     def _fill_and_reflag(
         self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan, summary: StepSummary
@@ -350,63 +434,65 @@ class _Sync:
             if record is None or record.status != "ok":
                 continue
             if row_plan.category is Category.FILL:
-                outputs = self._reflagged(step, record.outputs)
+                outputs = reflagged(step, record.outputs)
                 self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
                 filled += 1
                 if outputs[-1]:
                     summary.flagged += 1
             elif row_plan.category is Category.UNCHANGED:
-                outputs = self._reflagged(step, record.outputs)
-                current = _get(grid, row_plan.row, cols.flag)
-                if cell_text(current) != cell_text(outputs[-1]):
+                outputs = reflagged(step, record.outputs)
+                current = cell_text(grid_get(grid, row_plan.row, cols.flag))
+                written = cell_text(record.outputs[-1]) if record.outputs else ""
+                # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
+                if current == written and current != cell_text(outputs[-1]):
                     self.writer.set(step.sheet, row_plan.row, cols.flag + 1, outputs[-1])
-                    _set(grid, row_plan.row, cols.flag, outputs[-1])
+                    grid_set(grid, row_plan.row, cols.flag, outputs[-1])
                     record.outputs = outputs
+                    summary.reflagged += 1
         summary.filled_from_state = filled
         summary.processed += filled
         if filled:
             self.writer.row_done(filled)
             self.listener.rows_done(step, filled)
 
-    @staticmethod
-    def _reflagged(step: Step, outputs: list[Any]) -> list[Any]:
-        count = len(step.output_columns().values)
-        confidence = outputs[count + 1] if len(outputs) > count + 1 else None
-        result = RowResult(
-            key="",
-            values=outputs[:count],
-            reasoning=cell_text(outputs[count]) if len(outputs) > count else "",
-        )
-        try:
-            result.confidence = None if is_blank(confidence) else float(str(confidence))
-        except (TypeError, ValueError):
-            result.confidence = None
-        return compose_outputs(step, result)
-
     def _write_row(
         self, sheet: str, grid: Grid, cols: StepColumns, row: int, outputs: list[Any]
     ) -> None:
         for col, value in zip(cols.outputs, outputs, strict=True):
             self.writer.set(sheet, row, col + 1, value)
-            _set(grid, row, col, value)
+            grid_set(grid, row, col, value)
 
     def _training(self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan) -> list[Example]:
-        """Rows a person labelled: a gold column, and answers they typed over ours."""
+        """Rows a person labelled: a gold column, the review tab, answers they typed over ours."""
+        from ..quality.data import reviewed_examples
+
         names = {norm_header(n): n for n in step.label_names}
+        # Without any record, "edits" may be sheetai's own old answers: never learn from them.
+        trust_edits = bool(self._records(step))
         examples: list[Example] = []
         for row_plan in plan.rows:
             if row_plan.category in (Category.BLANK, Category.UNREADABLE):
                 continue
             label = None
             if cols.gold is not None:
-                label = names.get(norm_header(_get(grid, row_plan.row, cols.gold)))
-            if label is None and row_plan.category is Category.HUMAN_EDIT:
-                label = names.get(norm_header(_get(grid, row_plan.row, cols.values[0])))
+                label = names.get(norm_header(grid_get(grid, row_plan.row, cols.gold)))
+            if label is None and trust_edits and row_plan.category is Category.HUMAN_EDIT:
+                label = names.get(norm_header(grid_get(grid, row_plan.row, cols.values[0])))
             if label is not None:
                 examples.append(Example(text=row_text(row_plan.inputs), label=label))
+        seen = {e.text for e in examples}
+        examples.extend(e for e in reviewed_examples(self.grids, step) if e.text not in seen)
         return examples
 
+    def _check_writable(self) -> None:
+        if not self.writable_checked:
+            check = getattr(self.backend, "check_writable", None)
+            if check is not None:
+                check()
+            self.writable_checked = True
+
     def _write_state(self) -> None:
+        self._check_writable()
         if STATE_TAB not in self.titles:
             self.backend.add_sheet(STATE_TAB, hidden=True)
             self.titles.append(STATE_TAB)
@@ -414,23 +500,25 @@ class _Sync:
         self.backend.write([CellBlock(STATE_TAB, 1, 1, grid)])
 
     def _prune_state(self, steps: list[Step]) -> None:
-        """Forget answers no row holds any more, so the state tab stays the size of the data."""
+        """Forget answers no row holds any more, so the state tab stays the size of the data.
+
+        A step with rows whose inputs cannot be read (formulas without results) keeps all its
+        records: those rows are still there, only unreadable for now. Records of steps that are
+        not in this run are kept too (a step left out for a run, or renamed back).
+        """
         for step in steps:
             grid = self.grids.get(step.sheet) or [[]]
-            cols = resolve_columns(step, grid[0])
-            plan = self._plan(step, grid, cols)
+            plan = self._plan(step, grid, self._columns(step, grid))
+            if plan.counts[Category.UNREADABLE]:
+                continue
             present = {r.fingerprint for r in plan.rows}
-            records = self.state.for_step(step.name)
+            records = self._records(step)
             for key in [k for k in records if k not in present]:
                 del records[key]
-        if not self.options.step:
-            names = {s.name for s in steps}
-            for name in [n for n in self.state.records if n not in names]:
-                del self.state.records[name]
 
     def _finish(self, started: float) -> None:
         self.summary.seconds = time.monotonic() - started
-        wrote = any(s.processed or s.failed for s in self.summary.steps)
+        wrote = any(s.processed or s.failed or s.reflagged for s in self.summary.steps)
         if not (wrote or self.writer.pending):
             return
         if wrote or self.summary.status != "done":
@@ -449,30 +537,7 @@ class _Sync:
         self.backend.write([CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows)])
 
 
-def _preview_row(row_plan: RowPlan, outputs: list[Any]) -> dict[str, Any]:
-    return {
-        "row": row_plan.row,
-        "input": row_text(row_plan.inputs),
-        "result": outputs[0] if len(outputs) == 4 else outputs[:-3],
-        "reasoning": outputs[-3],
-        "confidence": outputs[-2],
-        "flag": outputs[-1],
-    }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _get(grid: Grid, row: int, col: int) -> Any:
-    cells = grid[row - 1] if row - 1 < len(grid) else []
-    return cells[col] if col < len(cells) else None
-
-
-def _set(grid: Grid, row: int, col: int, value: Any) -> None:
-    while len(grid) < row:
-        grid.append([])
-    cells = grid[row - 1]
-    if len(cells) <= col:
-        cells.extend([None] * (col + 1 - len(cells)))
-    cells[col] = value
+def _merge(into: StepSummary, extra: StepSummary) -> None:
+    """Add the counts of ``extra`` (results collected from batches) to ``into``."""
+    for name in ("processed", "failed", "flagged", "model_calls", "tokens", "cost_usd"):
+        setattr(into, name, getattr(into, name) + getattr(extra, name))

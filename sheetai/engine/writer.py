@@ -10,6 +10,9 @@ from ..backends.base import Backend, CellBlock
 
 __all__ = ["ChunkWriter", "blocks_for"]
 
+# Wait at least this many times as long as the last save took before saving again.
+_SAVE_SHARE = 9
+
 
 def blocks_for(sheet: str, cells: dict[int, dict[int, Any]]) -> list[CellBlock]:
     """Group ``{row: {col: value}}`` (1-based) into rectangles of adjacent cells.
@@ -88,14 +91,14 @@ class ChunkWriter:
         """A chunk is due when enough rows wait, or they have waited long enough.
 
         The wait grows with how long a commit takes (a save of a big file), so saving never
-        costs more than about a fifth of the run.
+        costs more than about a tenth of the run.
         """
         if not self._rows_pending:
             return False
         waited = self.clock() - self._last_commit
-        if self._rows_pending >= self.chunk_rows and waited >= 4 * self._last_duration:
+        if self._rows_pending >= self.chunk_rows and waited >= _SAVE_SHARE * self._last_duration:
             return True
-        return waited >= max(self.chunk_seconds, 4 * self._last_duration)
+        return waited >= max(self.chunk_seconds, _SAVE_SHARE * self._last_duration)
 
     def commit(self) -> None:
         started = self.clock()

@@ -7,6 +7,7 @@ in chunks, so a provider never touches a workbook.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 from ..steps import Example, Step
 
-__all__ = ["RowInput", "RowResult", "Estimate", "Provider"]
+__all__ = ["RowInput", "RowResult", "Estimate", "Provider", "Budget"]
 
 
 @dataclass
@@ -56,6 +57,35 @@ class Estimate:
     cost_usd: float = 0.0
 
 
+class Budget:
+    """A cap on what a run may spend, shared by its steps; thread-safe.
+
+    A provider reserves a request's estimated cost before sending it and settles it with the
+    real cost after; once spent + reserved would pass the cap, no new request starts.
+    """
+
+    def __init__(self, cap_usd: float | None) -> None:
+        self.cap_usd = cap_usd
+        self.spent_usd = 0.0
+        self.reserved_usd = 0.0
+        self.exhausted = False
+        self._lock = threading.Lock()
+
+    def reserve(self, usd: float) -> bool:
+        """Whether a request estimated at ``usd`` may start (and if so, hold that much)."""
+        with self._lock:
+            if self.cap_usd is not None and self.spent_usd + self.reserved_usd + usd > self.cap_usd:
+                self.exhausted = True
+                return False
+            self.reserved_usd += usd
+            return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        with self._lock:
+            self.reserved_usd = max(0.0, self.reserved_usd - reserved)
+            self.spent_usd += actual
+
+
 class Provider(ABC):
     """Answers rows for steps; one instance per model name."""
 
@@ -80,6 +110,10 @@ class Provider(ABC):
         from them. A row-level failure is a ``RowResult`` with status ``failed``, not an
         exception; exceptions mean the whole step cannot go on.
         """
+
+    def take_stats(self) -> dict[str, int]:
+        """Request counters since the last call (``requests``, ``retries``, ``rate_limited``)."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release clients, threads or models."""

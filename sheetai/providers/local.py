@@ -21,7 +21,7 @@ from ..steps import Example, Step, Task
 from .base import Estimate, Provider, RowInput, RowResult
 from .local_head import SoftmaxHead, fit_head, zero_shot_probs
 
-__all__ = ["LocalProvider", "Embedder"]
+__all__ = ["LocalProvider", "Embedder", "predict_labels", "cross_validated_predictions"]
 
 _BATCH = 64
 # How many labelled rows it takes before the learned head outweighs label similarity, when
@@ -126,6 +126,41 @@ def _head_weight(vectors: np.ndarray, labels: np.ndarray, prototypes: np.ndarray
     return len(labels) / (len(labels) + _HEAD_HALF_WEIGHT_AT * skill)
 
 
+_L2_CANDIDATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+_MIN_ROWS_TO_TUNE = 30
+_MAX_ROWS_TO_TUNE = 600
+
+
+def _choose_l2(
+    vectors: np.ndarray, labels: np.ndarray, prototypes: np.ndarray, head_weight: float
+) -> float | None:
+    """The head's L2 penalty with the best held-out log-loss on the labelled rows themselves.
+
+    Noisy labels want a stronger penalty than clean ones, and only the step's own labelled rows
+    can tell which they are. With too few rows to judge, None keeps ``fit_head``'s default.
+    """
+    if len(labels) < _MIN_ROWS_TO_TUNE:
+        return None
+    order = np.random.default_rng(0).permutation(len(labels))[:_MAX_ROWS_TO_TUNE]
+    vectors, labels = vectors[order], labels[order]
+    folds = np.arange(len(labels)) % 3
+    classes = len(prototypes)
+    zero_shot = zero_shot_probs(vectors, prototypes)
+    best, best_loss = None, np.inf
+    for l2 in _L2_CANDIDATES:
+        loss = 0.0
+        for fold in range(3):
+            train, test = folds != fold, folds == fold
+            x = np.vstack([vectors[train], prototypes])
+            y = np.concatenate([labels[train], np.arange(classes)])
+            head = fit_head(x, y, classes, l2=l2)
+            probs = (1 - head_weight) * zero_shot[test] + head_weight * head.probs(vectors[test])
+            loss -= float(np.sum(np.log(probs[np.arange(int(test.sum())), labels[test]] + 1e-12)))
+        if loss < best_loss:
+            best, best_loss = l2, loss
+    return best
+
+
 class _Classifier:
     """Label prototypes plus, when labelled rows exist, a learned head."""
 
@@ -158,8 +193,9 @@ class _Classifier:
         if examples:
             y = np.array([known[e.label.casefold()] for e in examples] + list(range(len(names))))
             x = np.vstack([vectors, prototypes])
-            head = fit_head(x, y, len(names))
             weight = _head_weight(vectors, y[: len(examples)], prototypes)
+            l2 = _choose_l2(vectors, y[: len(examples)], prototypes, weight)
+            head = fit_head(x, y, len(names), l2=l2)
         return cls(step, prototypes, head, weight, examples, vectors)
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,3 +225,63 @@ class _Classifier:
                 f"Learned from {len(self.examples)} labelled rows."
             )
         return " ".join(parts)
+
+
+def predict_labels(
+    step: Step,
+    texts: Sequence[str],
+    training: Sequence[Example] = (),
+    embedder: Embedder | None = None,
+) -> list[tuple[str, float]]:
+    """(label, confidence) for each text, exactly as :class:`LocalProvider` would answer it
+    with these labelled rows (plus the step's own examples)."""
+    embedder = embedder or _EMBEDDER
+    classifier = _Classifier.build(step, training, embedder)
+    answers: list[tuple[str, float]] = []
+    for start in range(0, len(texts), _BATCH):
+        probs, _ = classifier.predict(embedder.embed(list(texts[start : start + _BATCH])))
+        for p in probs:
+            best = int(np.argmax(p))
+            answers.append((step.labels[best].name, round(float(p[best]), 3)))
+    return answers
+
+
+def cross_validated_predictions(
+    step: Step,
+    labelled: Sequence[Example],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    embedder: Embedder | None = None,
+) -> list[tuple[str, float]]:
+    """Out-of-fold answers for rows a person labelled: each row is answered by a model that
+    learnt from the *other* labelled rows only, so its accuracy is measured held-out.
+
+    Folds are stratified by label (rows of each label dealt round-robin after a seeded
+    shuffle), so every fold sees every label it can.
+    """
+    count = len(labelled)
+    if count == 0:
+        return []
+    folds = max(2, min(folds, count))
+    rng = np.random.default_rng(seed)
+    fold_of = np.zeros(count, dtype=int)
+    by_label: dict[str, list[int]] = {}
+    for i, example in enumerate(labelled):
+        by_label.setdefault(example.label.casefold(), []).append(i)
+    dealt = 0
+    for label in sorted(by_label):
+        members = list(rng.permutation(by_label[label]))
+        for member in members:
+            fold_of[member] = dealt % folds
+            dealt += 1
+    answers: list[tuple[str, float]] = [("", 0.0)] * count
+    for fold in range(folds):
+        held = [i for i in range(count) if fold_of[i] == fold]
+        if not held:
+            continue
+        training = [labelled[i] for i in range(count) if fold_of[i] != fold]
+        predicted = predict_labels(step, [labelled[i].text for i in held], training, embedder)
+        for i, answer in zip(held, predicted, strict=True):
+            answers[i] = answer
+    return answers

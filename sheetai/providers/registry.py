@@ -26,11 +26,8 @@ def get_provider(model: str, settings: Settings) -> Provider:
         from .local import LocalProvider
 
         return LocalProvider(settings)
-    try:
-        from .openai_provider import OpenAIProvider  # type: ignore[import-not-found]
-    except ImportError:
-        raise ProviderError(
-            f"model '{model}' is not available: this version of sheetai runs the embedded "
-            "model only. Write 'local' in the Model column."
-        ) from None
-    return OpenAIProvider(model, settings)  # type: ignore[no-any-return]
+    if not model.strip():
+        raise ProviderError("a step names no model. Write a model name or 'local'.")
+    from .openai import OpenAIProvider
+
+    return OpenAIProvider(model, settings)

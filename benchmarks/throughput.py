@@ -1,0 +1,123 @@
+"""Throughput of the OpenAI provider against FakeOpenAI running as its own process.
+
+    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|all]
+
+For each scenario it prints rows/s, the ceiling ``min(RPM/60, TPM/60/tokens_per_row,
+concurrency/latency)``, their ratio, the 429s seen, rows lost, and client CPU ms per row (this
+process only: the server runs in a subprocess). Targets: ratio >= 0.95, no row lost, 429s under
+1 % of requests, client CPU <= 1.5 ms per row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sheetai.config_tab import parse_labels  # noqa: E402
+from sheetai.providers.base import RowInput  # noqa: E402
+from sheetai.providers.openai import OpenAIProvider  # noqa: E402
+from sheetai.providers.openai.pricing import prompt_tokens  # noqa: E402
+from sheetai.providers.openai.prompt import messages, system_prompt  # noqa: E402
+from sheetai.providers.openai.schema import answer_spec  # noqa: E402
+from sheetai.settings import Settings  # noqa: E402
+from sheetai.steps import Step, Task  # noqa: E402
+from tests.servers.openai_server import start_subprocess  # noqa: E402
+
+LATENCY_MS = 200
+CONCURRENCY = 64
+SCENARIOS = {
+    # name: (server options, rows)
+    "requests": ({"rpm": 3000}, 1500),
+    "tokens": ({"rpm": 100_000, "tpm": 600_000}, 700),
+    "faults": ({"rpm": 3000, "fault_rate": 0.05}, 1500),
+}
+MAX_OUT = 300  # the provider's max_completion_tokens for classify
+
+
+def step() -> Step:
+    labels = "Positive: happy\nNeutral: a fact\nNegative: complains"
+    return Step(
+        name="bench", sheet="S", inputs=["Review"], task=Task.CLASSIFY,
+        instructions="Classify the sentiment.", labels=parse_labels(labels),
+        labels_text=labels, output="Sentiment", model="gpt-4o-mini",
+    )  # fmt: skip
+
+
+def stats(base_url: str) -> dict:
+    with urllib.request.urlopen(base_url.replace("/v1", "/_fake/stats")) as response:
+        return json.loads(response.read())
+
+
+def run(name: str, rows: int | None) -> dict:
+    opts, default_rows = SCENARIOS[name]
+    count = rows or default_rows
+    proc, base_url = start_subprocess(latency_ms=LATENCY_MS, **opts)
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            settings = Settings(
+                openai_base_url=base_url, openai_api_key="bench", home=Path(home),
+                openai_concurrency=CONCURRENCY,
+            )  # fmt: skip
+            provider = OpenAIProvider("gpt-4o-mini", settings)
+            the_step = step()
+            inputs = [
+                RowInput(key=f"r{i}", text=f"Review {i}: the parcel came {i % 7} days late")
+                for i in range(count)
+            ]
+            system = system_prompt(answer_spec(the_step))
+            tokens_per_row = (
+                sum(prompt_tokens(messages(system, r.text)) + MAX_OUT for r in inputs) / count
+            )
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            results = list(provider.run(the_step, inputs, []))
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            provider.close()
+        server = stats(base_url)
+    finally:
+        proc.terminate()
+        proc.wait()
+    ok = sum(r.status == "ok" for r in results)
+    ceilings = [CONCURRENCY / (LATENCY_MS / 1000)]
+    if opts.get("rpm"):
+        ceilings.append(opts["rpm"] / 60)
+    if opts.get("tpm"):
+        ceilings.append(opts["tpm"] / 60 / tokens_per_row)
+    ceiling = min(ceilings)
+    requests = server["requests_by_path"].get("/v1/chat/completions", 0)
+    return {
+        "scenario": name,
+        "rows": count,
+        "ok": ok,
+        "lost": count - len(results),
+        "failed": count - ok,
+        "seconds": round(wall, 2),
+        "rows_per_s": round(count / wall, 2),
+        "ceiling": round(ceiling, 2),
+        "ratio": round(count / wall / ceiling, 3),
+        "requests": requests,
+        "429s": server["rate_limited"],
+        "429_pct": round(100 * server["rate_limited"] / max(requests, 1), 2),
+        "cpu_ms_per_row": round(1000 * cpu / count, 3),
+        "tokens_per_row": round(tokens_per_row, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--scenario", default="all", choices=[*SCENARIOS, "all"])
+    args = parser.parse_args()
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    for name in names:
+        print(json.dumps(run(name, args.rows)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""``sheetai review``, ``sheetai qc`` and ``sheetai summary``: quality control from the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..backends import open_backend
+from ..errors import SheetAIError
+from ..providers.registry import is_local
+from ..quality.data import REVIEW_TAB, load_workbook, select_steps, step_data
+from ..quality.qc_tab import QC_TAB, write_qc, write_tab
+from ..quality.report import HeldOut, StepReport, build_report
+from ..quality.review_tab import review_location, write_review
+from ..quality.summary_tab import SUMMARY_TAB, overview, summary_grid
+from ..settings import Settings
+from .app import Workbook, _fail, app
+from .output import err_console
+
+__all__ = ["review", "qc", "summary"]
+
+StepOption = Annotated[
+    str | None, typer.Option(help="Only this step (default: every classify step).")
+]
+
+
+def _check_writable(backend: object) -> None:
+    check = getattr(backend, "check_writable", None)
+    if check is not None:
+        check()
+
+
+@app.command()
+def review(
+    workbook: Workbook,
+    step: StepOption = None,
+    fraction: Annotated[
+        float, typer.Option(help="Share of answered rows to sample.", min=0.0, max=1.0)
+    ] = 0.05,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed; the same seed draws the same rows.")
+    ] = None,
+    min_rows: Annotated[int, typer.Option(help="Sample at least this many rows.", min=1)] = 10,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Draw anew even if the tab holds reviewed rows.")
+    ] = False,
+) -> None:
+    """Write a stratified sample of answered rows to the 'sheetai review' tab to check by hand."""
+    settings = Settings()
+    chosen_seed = seed if seed is not None else random.randrange(1, 1_000_000)
+    try:
+        with open_backend(workbook, settings) as backend:
+            book = load_workbook(backend, settings)
+            steps = select_steps(book.steps, step)
+            _check_writable(backend)
+            outcomes = write_review(
+                backend, book, steps, fraction=fraction, seed=chosen_seed, min_rows=min_rows,
+                replace=replace,
+            )  # fmt: skip
+    except SheetAIError as error:
+        _fail(error)
+    for o in outcomes:
+        if not o.drawn:
+            err_console.print(f"{o.step}: no answered rows to review; run `sheetai run` first.")
+            continue
+        extras = [] if o.dropdown else ["no dropdown on this backend: type the labels"]
+        err_console.print(
+            f"{o.step}: {o.drawn} of {o.answered} answered rows ({o.low_confidence} of them the "
+            f"least confident) at {review_location(o)}." + (f" ({extras[0]})" if extras else ""),
+            highlight=False,
+        )
+    err_console.print(
+        f"Seed {chosen_seed}. Fill the 'Correct label' column of the '{REVIEW_TAB}' tab, then run "
+        f"`sheetai qc {workbook}`.",
+        highlight=False,
+    )
+
+
+def _held_out(folds: int, seed: int) -> HeldOut:
+    from ..providers.local import cross_validated_predictions, predict_labels
+
+    return (
+        lambda step, labelled: cross_validated_predictions(step, labelled, folds=folds, seed=seed),
+        lambda step, texts: predict_labels(step, texts),
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _report_table(report: StepReport) -> Table:
+    table = Table(title=f"Quality of step '{report.step}' ({report.model})", title_justify="left")
+    table.add_column("Measure")
+    table.add_column("Value", justify="right")
+    ci: list[float | None] = list(report.accuracy_ci) if report.accuracy_ci else [None, None]
+    rows = [
+        ("Reviewed / answered rows", f"{report.reviewed} / {report.answered}"),
+        ("Accuracy (whole sheet)", f"{_pct(report.accuracy)}  [{_pct(ci[0])}, {_pct(ci[1])}]"),
+        ("Macro-F1", "-" if report.macro_f1 is None else f"{report.macro_f1:.3f}"),
+        ("Cohen's kappa", "-" if report.kappa is None else f"{report.kappa:.3f}"),
+        ("Calibration error (ECE)", "-" if report.ece is None else f"{report.ece:.3f}"),
+    ]
+    if report.accuracy_before is not None:
+        rows.append(
+            ("Before / after learning from reviews", f"{_pct(report.accuracy_before)} → "
+             f"{_pct(report.accuracy_after)}")
+        )  # fmt: skip
+    suggestion = report.suggested_min_confidence
+    rows.append(
+        (
+            f"Min confidence for {report.target_accuracy:.0%} accuracy",
+            "not reached"
+            if suggestion is None
+            else f"{suggestion:.2f} (now {report.min_confidence:.2f})",
+        )
+    )
+    for name, value in rows:
+        table.add_row(name, value)
+    table.caption = f"Measured on {report.method}."
+    return table
+
+
+@app.command()
+def qc(
+    workbook: Workbook,
+    step: StepOption = None,
+    target: Annotated[
+        float, typer.Option(help="Accuracy the suggested Min confidence should reach.")
+    ] = 0.9,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (embedded model).", min=2)] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write/--no-write", help="Write the 'sheetai qc' tab.")
+    ] = True,
+) -> None:
+    """Measure each classify step against the reviewed rows and write the 'sheetai qc' tab."""
+    settings = Settings()
+    try:
+        with open_backend(workbook, settings) as backend:
+            book = load_workbook(backend, settings)
+            steps = select_steps(book.steps, step)
+            reports = [
+                build_report(
+                    step_data(s, book.grids),
+                    target=target,
+                    held_out=_held_out(folds, 0) if is_local(s.model) else None,
+                )
+                for s in steps
+            ]
+            charts = False
+            if write and any(r.reviewed for r in reports):
+                _check_writable(backend)
+                charts = write_qc(backend, book.titles, book.grids.get(QC_TAB), reports)
+    except SheetAIError as error:
+        _fail(error)
+    if as_json:
+        typer.echo(json.dumps({"steps": [r.to_json() for r in reports]}))
+    else:
+        console = Console()
+        for report in reports:
+            console.print(_report_table(report))
+    for report in reports:
+        for warning in report.warnings:
+            err_console.print(f"[yellow]{escape(warning)}[/]")
+        if not report.reviewed:
+            err_console.print(
+                f"{report.step}: no reviewed rows. Run `sheetai review {workbook}` and fill the "
+                "'Correct label' column (or a '<Output> (gold)' column).",
+                highlight=False,
+            )
+    if write and any(r.reviewed for r in reports) and not as_json:
+        where = "with charts" if charts else "values only: this backend draws no charts"
+        err_console.print(f"Wrote the '{QC_TAB}' tab ({where}).", highlight=False)
+
+
+@app.command()
+def summary(
+    workbook: Workbook,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write/--no-write", help="Write the 'sheetai summary' tab.")
+    ] = True,
+) -> None:
+    """Write the 'sheetai summary' tab: answers per label, flags, cost and time of the last run."""
+    settings = Settings()
+    try:
+        with open_backend(workbook, settings) as backend:
+            book = load_workbook(backend, settings)
+            overviews = [overview(s, book.grids) for s in book.steps]
+            if write:
+                _check_writable(backend)
+                grid, charts = summary_grid(overviews)
+                write_tab(
+                    backend, book.titles, book.grids.get(SUMMARY_TAB), SUMMARY_TAB, grid, charts
+                )
+    except SheetAIError as error:
+        _fail(error)
+    if as_json:
+        typer.echo(json.dumps({"steps": [o.to_json() for o in overviews]}))
+        return
+    table = Table(title=f"Summary of {workbook}", title_justify="left")
+    for name in ("Step", "Answered", "Per label", "Flags", "Last run", "Cost", "Cost/row"):
+        table.add_column(name)
+    for o in overviews:
+        per_row = o.last_run_cost_per_row_usd
+        table.add_row(
+            o.step,
+            f"{o.answered}/{o.rows}",
+            ", ".join(f"{k} {v}" for k, v in o.label_counts.items()),
+            ", ".join(f"{k} {v}" for k, v in o.flags.items()) or "-",
+            o.last_run or "-",
+            f"${o.last_run_cost_usd:.4f}",
+            "-" if per_row is None else f"${per_row:.6f}",
+        )
+    Console().print(table)

@@ -1,0 +1,112 @@
+"""The Batch API side of a sync: submit rows as batches, collect the answers on a later run.
+
+It works on a running :class:`~sheetai.engine.sync._Sync` (its state, writer and row helpers)
+and keeps the batch bookkeeping (ids in the state tab's extras) out of the main flow.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import Grid
+from ..errors import ProviderError
+from ..providers.base import Provider, RowInput, RowResult
+from ..state import StateRecord
+from ..steps import Step
+from ..text import cell_text
+from .columns import StepColumns
+from .outputs import utc_now
+from .plan import Category, RowPlan
+from .summary import StepSummary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sync import _Sync
+
+__all__ = ["Batches", "WAITING"]
+
+WAITING = "Waiting for OpenAI batch "
+
+
+class Batches:
+    """Batch submit/collect for one sync."""
+
+    def __init__(self, run: _Sync) -> None:
+        self.run = run
+
+    def submit(
+        self,
+        step: Step,
+        provider: Provider,
+        unique: list[RowInput],
+        grid: Grid,
+        cols: StepColumns,
+        by_key: dict[str, list[RowPlan]],
+        summary: StepSummary,
+    ) -> list[RowResult]:
+        """Upload the rows as batches, mark them ``BATCH_PENDING``; return cached answers."""
+        submit = getattr(provider, "submit_batch", None)
+        if submit is None:
+            raise ProviderError(
+                f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
+            )
+        submission = submit(self.run._run_step(step), unique)
+        batches = self.run.state.extras.setdefault("batches", [])
+        records = self.run._records(step)
+        for batch_id, keys in submission.batches.items():
+            batches.append(
+                {"id": batch_id, "step": step.name, "model": self.run._run_step(step).model}
+            )
+            summary.batch_ids.append(batch_id)
+            count = len(step.output_columns().values)
+            outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
+            for key in keys:
+                records[key] = StateRecord(step.name, key, "pending", list(outputs), utc_now())
+                for row_plan in by_key.get(key, []):
+                    self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
+                    summary.batch_pending += 1
+        summary.planned -= summary.batch_pending
+        return list(submission.cached)
+
+    def collect(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> bool:
+        """Write the results of this step's ended batches; True while some are still running."""
+        batches = self.run.state.extras.get("batches", [])
+        mine = [b for b in batches if b.get("step") == step.name]
+        if not mine:
+            return False
+        plan = self.run._plan(step, grid, cols)
+        pending: dict[str, list[RowPlan]] = {}
+        for row_plan in plan.rows:
+            if row_plan.category is Category.PENDING:
+                pending.setdefault(row_plan.fingerprint, []).append(row_plan)
+        inputs = {key: self.run._row_input(rows[0]) for key, rows in pending.items()}
+        running = False
+        ended: set[str] = set()
+        for entry in mine:
+            provider: Any = self.run._provider_named(entry["model"])
+            outcome = provider.collect_batch(self.run._run_step(step), entry["id"], inputs)
+            if not outcome.done:
+                running = True
+                continue
+            ended.add(entry["id"])
+            batches.remove(entry)
+            for result in outcome.results:
+                if result.key in pending:
+                    self.run._apply(step, grid, cols, summary, result, pending.pop(result.key))
+        count = len(step.output_columns().values)
+        for key, rows in pending.items():
+            record = rows[0].record
+            reasoning = cell_text(record.outputs[count]) if record and record.outputs else ""
+            if reasoning.startswith(WAITING) and reasoning[len(WAITING) :] in ended:
+                failure = RowResult.failure(key, count, "the batch ended without an answer")
+                self.run._apply(step, grid, cols, summary, failure, rows)
+        if not batches:
+            self.run.state.extras.pop("batches", None)
+        return running
+
+    def wait(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> None:
+        """``--batch --wait``: poll until this step's batches end, writing results as they do."""
+        while self.collect(step, grid, cols, summary):
+            self.run.writer.commit()
+            time.sleep(self.run.settings.batch_poll_seconds)
+        summary.batch_pending = 0

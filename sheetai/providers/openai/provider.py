@@ -1,0 +1,256 @@
+"""OpenAI, Azure OpenAI and OpenAI-compatible servers behind the :class:`Provider` interface.
+
+Every answer is checked against a pydantic model built from the step; identical requests are
+answered from the shared :class:`~sheetai.cache.ResultCache` (under ``SHEETAI_HOME``), so a
+rerun, another workbook with the same rows or a recalculated ``=AICLASSIFY()`` never pays twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ...cache import ResultCache, cache_key
+from ...errors import ProviderError
+from ...settings import Settings
+from ...steps import Example, Step, Task
+from ..base import Budget, Estimate, Provider, RowInput, RowResult
+from . import batch as batch_api
+from .client import async_client, check_credentials, resolve_endpoint, sync_client
+from .pricing import cost_usd, estimate_tokens, price_for
+from .prompt import messages, prompt_fingerprint, system_prompt
+from .runner import Job, Runner, RunStats
+from .schema import AnswerSpec, answer_spec
+
+__all__ = ["OpenAIProvider", "BatchSubmission"]
+
+# Expected answer length (tokens) for estimates, and the cap sent as max_completion_tokens.
+_EXPECTED_OUT = {Task.CLASSIFY: 60, Task.SCORE: 60, Task.EXTRACT: 40, Task.GENERATE: 300}
+_MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERATE: 1500}
+
+
+class BatchSubmission:
+    """Rows answered from the cache at once, and the batches holding the others."""
+
+    def __init__(self, cached: list[RowResult], batches: dict[str, list[str]]) -> None:
+        self.cached = cached
+        self.batches = batches  # batch id -> row keys
+
+
+class OpenAIProvider(Provider):
+    """One model on an OpenAI-compatible endpoint."""
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+        self.endpoint = resolve_endpoint(model, settings)
+        overrides = settings.openai_prices
+        self.price = price_for(self.endpoint.model, overrides)
+        if self.price is None and not self.endpoint.is_openai:
+            self.price = (0.0, 0.0)  # a self-hosted server costs nothing per token
+        self.stats = RunStats()
+        self._cache: ResultCache | None = None
+
+    # -- the interface
+
+    def check(self, step: Step) -> None:
+        check_credentials(self.endpoint, step.name)
+        answer_spec(step)
+
+    def estimate(self, step: Step, rows: Sequence[RowInput]) -> Estimate:
+        spec = answer_spec(step)
+        system = system_prompt(spec)
+        base = estimate_tokens(system) + 8
+        out = _expected_out(step, spec)
+        known = self._cached(spec, system, rows)
+        todo = [r for r in rows if r.key not in known]
+        tokens_in = sum(base + estimate_tokens(r.text) for r in todo)
+        tokens_out = out * len(todo)
+        return Estimate(tokens_in + tokens_out, cost_usd(self.price, tokens_in, tokens_out))
+
+    def run(
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        training: Sequence[Example],
+        *,
+        budget: Budget | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        concurrency: int | None = None,
+    ) -> Iterator[RowResult]:
+        self.check(step)
+        spec = answer_spec(step)
+        system = system_prompt(spec)
+        keys = self._keys(spec, system, rows)
+        known = self.cache.get_many(set(keys.values()))
+        jobs: dict[str, Job] = {}
+        for row in rows:
+            found = known.get(keys[row.key])
+            if found is not None:
+                yield _from_cache(row.key, found, spec)
+            elif keys[row.key] in jobs:
+                jobs[keys[row.key]].keys.append(row.key)
+            else:
+                jobs[keys[row.key]] = Job([row.key], messages(system, row.text))
+        if not jobs:
+            return
+        runner = Runner(
+            spec=spec,
+            model=self.endpoint.model,
+            make_client=lambda: async_client(
+                self.endpoint, self.settings, self._concurrency(concurrency)
+            ),
+            throttle_limits=(rpm or self.settings.openai_rpm, tpm or self.settings.openai_tpm),
+            concurrency=self._concurrency(concurrency),
+            max_retries=self.settings.openai_max_retries,
+            max_output_tokens=_MAX_OUT[step.task],
+            price=self.price,
+            expected_output_tokens=_expected_out(step, spec),
+            logprobs=self.settings.openai_logprobs,
+            budget=budget,
+            stats=self.stats,
+        )
+        by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
+        for result in runner.results(list(jobs.values())):
+            cache_id, job = by_first[result.key]
+            if result.status == "ok":
+                self.cache.put(cache_id, _to_cache(result))
+            yield result
+            for other in job.keys[1:]:
+                yield _copy(result, other)
+
+    def take_stats(self) -> dict[str, int]:
+        stats, self.stats = self.stats, RunStats()
+        return {
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "rate_limited": stats.rate_limited,
+            "reasked": stats.reasked,
+        }
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    # -- the Batch API
+
+    def submit_batch(self, step: Step, rows: Sequence[RowInput]) -> BatchSubmission:
+        """Answer cached rows now; upload the rest as batches (half price, within 24 h)."""
+        self.check(step)
+        spec = answer_spec(step)
+        system = system_prompt(spec)
+        keys = self._keys(spec, system, rows)
+        known = self.cache.get_many(set(keys.values()))
+        cached = [
+            _from_cache(r.key, known[keys[r.key]], spec) for r in rows if keys[r.key] in known
+        ]
+        todo = [r for r in rows if keys[r.key] not in known]
+        if not todo:
+            return BatchSubmission(cached, {})
+        response_format = spec.response_format()
+        bodies = []
+        for row in todo:
+            body: dict[str, Any] = {
+                "model": self.endpoint.model,
+                "messages": messages(system, row.text),
+                "response_format": response_format,
+                "max_completion_tokens": _MAX_OUT[step.task],
+            }
+            if step.task is Task.CLASSIFY and self.settings.openai_logprobs:
+                body["logprobs"] = True
+            bodies.append((row.key, body))
+        client = sync_client(self.endpoint, self.settings)
+        try:
+            ids = batch_api.submit(client, bodies, step.name)
+        except Exception as error:  # the SDK's errors, translated at the edge
+            raise ProviderError(
+                f"step '{step.name}': the batch could not be created ({type(error).__name__})."
+            ) from error
+        finally:
+            client.close()
+        groups = batch_api.split_lines([b""] * len(todo))
+        assigned: dict[str, list[str]] = {}
+        start = 0
+        for batch_id, group in zip(ids, groups, strict=True):
+            assigned[batch_id] = [row.key for row in todo[start : start + len(group)]]
+            start += len(group)
+        return BatchSubmission(cached, assigned)
+
+    def collect_batch(
+        self, step: Step, batch_id: str, rows: Mapping[str, RowInput]
+    ) -> batch_api.BatchOutcome:
+        """A batch's state; once ended, its results (also stored in the cache)."""
+        spec = answer_spec(step)
+        system = system_prompt(spec)
+        client = sync_client(self.endpoint, self.settings)
+        try:
+            outcome = batch_api.collect(client, batch_id, spec, self.price)
+        except Exception as error:
+            raise ProviderError(
+                f"step '{step.name}': batch {batch_id} could not be read ({type(error).__name__})."
+            ) from error
+        finally:
+            client.close()
+        keys = self._keys(spec, system, list(rows.values()))
+        fresh = {
+            keys[r.key]: _to_cache(r) for r in outcome.results if r.status == "ok" and r.key in keys
+        }
+        if fresh:
+            self.cache.put_many(fresh)
+        return outcome
+
+    # -- helpers
+
+    @property
+    def cache(self) -> ResultCache:
+        if self._cache is None:
+            self._cache = ResultCache.in_home(self.settings.home)
+        return self._cache
+
+    def _concurrency(self, wanted: int | None) -> int:
+        return max(1, wanted or self.settings.openai_concurrency)
+
+    def _keys(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, str]:
+        prompt = prompt_fingerprint(self.endpoint.model, system, spec.json_schema())
+        return {r.key: cache_key("openai", self.endpoint.model, prompt, r.text) for r in rows}
+
+    def _cached(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, Any]:
+        keys = self._keys(spec, system, rows)
+        known = self.cache.get_many(set(keys.values()))
+        return {k: known[c] for k, c in keys.items() if c in known}
+
+
+def _expected_out(step: Step, spec: AnswerSpec) -> int:
+    return _EXPECTED_OUT[step.task] + (12 * len(spec.fields))
+
+
+def _to_cache(result: RowResult) -> dict[str, Any]:
+    return {
+        "values": result.values,
+        "reasoning": result.reasoning,
+        "confidence": result.confidence,
+    }
+
+
+def _from_cache(key: str, found: Mapping[str, Any], spec: AnswerSpec) -> RowResult:
+    return RowResult(
+        key=key,
+        values=spec.from_cache(list(found.get("values") or [])),
+        reasoning=str(found.get("reasoning") or ""),
+        confidence=found.get("confidence"),
+        cached=True,
+    )
+
+
+def _copy(result: RowResult, key: str) -> RowResult:
+    return RowResult(
+        key=key,
+        values=list(result.values),
+        reasoning=result.reasoning,
+        confidence=result.confidence,
+        status=result.status,
+        error=result.error,
+        cached=True,
+    )

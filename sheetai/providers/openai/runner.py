@@ -1,0 +1,317 @@
+"""Send many requests at once, as fast as the limits allow, and keep every row's answer.
+
+An asyncio loop runs in a worker thread; ``concurrency`` workers take jobs in order, wait their
+turn at the :class:`~.throttle.Throttle`, and hand each finished row to the caller's thread
+through a queue, so the engine can write results while requests are still in flight.
+
+Retries are ours, not the SDK's (its client is built with ``max_retries=0``): an SDK retry would
+skip the throttle and, after a 429, hit the same full window again. Ours honour
+``retry-after(-ms)``, pause the whole throttle after a 429, and back off exponentially on 5xx,
+timeouts and dropped connections. An answer that does not fit the schema is re-asked once
+with the validation error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import random
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from ...errors import ProviderError
+from ..base import Budget, RowResult
+from .answers import parse_completion
+from .client import scrub
+from .pricing import cost_usd, prompt_tokens
+from .prompt import reask_message
+from .schema import AnswerSpec
+from .throttle import Throttle
+
+__all__ = ["Job", "RunStats", "Runner"]
+
+_DONE = object()
+
+
+@dataclass
+class Job:
+    """One request to make: ``keys`` are the rows (usually one) that share its answer."""
+
+    keys: list[str]
+    messages: list[dict[str, Any]]
+
+
+@dataclass
+class RunStats:
+    """Counters for the run log and the ``--json`` summary."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    reasked: int = 0
+    logprob_confidences: int = 0
+    self_confidences: int = 0
+    throttle_wait_s: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class _Fatal(Exception):
+    """The whole step cannot go on (bad key, unknown model)."""
+
+
+@dataclass
+class Runner:
+    """Runs jobs for one step against one endpoint.
+
+    ``make_client`` builds the async SDK client inside the worker thread's loop.
+    """
+
+    spec: AnswerSpec
+    model: str
+    make_client: Callable[[], Any]
+    throttle_limits: tuple[int | None, int | None]
+    concurrency: int
+    max_retries: int
+    max_output_tokens: int
+    price: tuple[float, float] | None
+    expected_output_tokens: int
+    logprobs: bool = True
+    budget: Budget | None = None
+    stats: RunStats = field(default_factory=RunStats)
+
+    # -- the caller's side
+
+    def results(self, jobs: Sequence[Job]) -> Iterator[RowResult]:
+        """Yield each row's result as it arrives; closing the iterator cancels the rest."""
+        out: queue.Queue[Any] = queue.Queue()
+        state: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=self._thread, args=(list(jobs), out, state), name="sheetai-openai", daemon=True
+        )
+        thread.start()
+        try:
+            while True:
+                item = out.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            loop, task = state.get("loop"), state.get("task")
+            if loop is not None and task is not None and thread.is_alive():
+                loop.call_soon_threadsafe(task.cancel)
+            thread.join(timeout=30)
+
+    def _thread(self, jobs: list[Job], out: queue.Queue[Any], state: dict[str, Any]) -> None:
+        loop = asyncio.new_event_loop()
+        state["loop"] = loop
+        try:
+            task = loop.create_task(self._main(jobs, out))
+            state["task"] = task
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as error:  # handed to the caller's thread
+            out.put(error)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            out.put(_DONE)
+
+    # -- the loop's side
+
+    async def _main(self, jobs: list[Job], out: queue.Queue[Any]) -> None:
+        self.throttle = Throttle(*self.throttle_limits)
+        self._learned = asyncio.Event()
+        if all(limit is not None for limit in self.throttle_limits):
+            self._learned.set()
+        self._probe_taken = False
+        client = self.make_client()
+        feed = iter(jobs)
+        try:
+            workers = [
+                asyncio.create_task(self._worker(client, feed, out))
+                for _ in range(max(1, min(self.concurrency, len(jobs))))
+            ]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+        finally:
+            self.stats.throttle_wait_s += self.throttle.waited_s
+            await client.close()
+
+    async def _worker(self, client: Any, feed: Iterator[Job], out: queue.Queue[Any]) -> None:
+        for job in feed:
+            if not self._learned.is_set():
+                # The first request goes alone: its headers tell the limits to pace at.
+                if self._probe_taken:
+                    await self._learned.wait()
+                self._probe_taken = True
+            reserve = cost_usd(self.price, prompt_tokens(job.messages), self.expected_output_tokens)
+            if self.budget is not None and not self.budget.reserve(reserve):
+                return
+            spent = 0.0
+            try:
+                result = await self._answer(client, job)
+                spent = result.cost_usd
+            except _Fatal as fatal:
+                out.put(ProviderError(str(fatal)))
+                raise
+            finally:
+                if self.budget is not None:
+                    self.budget.settle(reserve, spent)
+                self._learned.set()
+            out.put(result)
+
+    async def _answer(self, client: Any, job: Job) -> RowResult:
+        messages = list(job.messages)
+        tokens_in = tokens_out = 0
+        attempt = 0
+        reasked = False
+        while True:
+            response = await self._send(client, messages, attempt)
+            if isinstance(response, str):  # gave up: the reason
+                result = RowResult.failure(job.keys[0], len(self.spec.value_keys), response)
+                result.tokens = tokens_in + tokens_out
+                result.cost_usd = cost_usd(self.price, tokens_in, tokens_out)
+                return result
+            parsed = parse_completion(self.spec, response)
+            tokens_in += parsed.tokens_in
+            tokens_out += parsed.tokens_out
+            cost = cost_usd(self.price, tokens_in, tokens_out)
+            if parsed.values is None and not reasked:
+                reasked = True
+                self.stats.reasked += 1
+                messages += [
+                    {"role": "assistant", "content": parsed.content},
+                    reask_message(parsed.error),
+                ]
+                continue
+            if parsed.values is None:
+                return RowResult(
+                    key=job.keys[0],
+                    values=[None] * len(self.spec.value_keys),
+                    reasoning=parsed.content[:2000],
+                    status="invalid",
+                    error=parsed.error,
+                    tokens=tokens_in + tokens_out,
+                    cost_usd=cost,
+                )
+            if parsed.confidence_from_logprobs:
+                self.stats.logprob_confidences += 1
+            elif parsed.confidence is not None:
+                self.stats.self_confidences += 1
+            return RowResult(
+                key=job.keys[0],
+                values=parsed.values,
+                reasoning=parsed.reasoning,
+                confidence=parsed.confidence,
+                tokens=tokens_in + tokens_out,
+                cost_usd=cost,
+            )
+
+    async def _send(self, client: Any, messages: list[dict[str, Any]], attempt: int) -> Any:
+        """The completion body as a dict, or the reason (str) after the last retry."""
+        tokens = prompt_tokens(messages) + self.max_output_tokens
+        while True:
+            await self.throttle.acquire(tokens)
+            self.stats.requests += 1
+            wait: float | None
+            try:
+                raw = await client.chat.completions.with_raw_response.create(**self._body(messages))
+            except openai.RateLimitError as error:
+                self.stats.rate_limited += 1
+                wait = _retry_after(error.response.headers)
+                wait = wait if wait is not None else _backoff(attempt)
+                self.throttle.pause(wait)
+                reason = "rate limited (429)"
+            except openai.APIStatusError as error:
+                status = error.status_code
+                if status >= 500 or status in (408, 409):
+                    wait, reason = _backoff(attempt), f"server error {status}"
+                elif status == 400 and self.logprobs and "logprob" in str(error.message).lower():
+                    self.logprobs = False  # a server without log-probabilities
+                    continue
+                elif status in (401, 403, 404):
+                    raise _Fatal(_fatal_text(status, self.model, error)) from None
+                else:
+                    return f"request rejected ({status}): {scrub(str(error.message))[:150]}"
+            except openai.APITimeoutError:
+                wait, reason = _backoff(attempt), "timed out"
+            except openai.APIConnectionError:
+                wait, reason = _backoff(attempt), "connection failed"
+            else:
+                if not self.throttle.learned or self.stats.requests % 200 == 0:
+                    self.throttle.learn(raw.headers)
+                return json.loads(raw.content)
+            self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
+            attempt += 1
+            if attempt > self.max_retries:
+                return f"{reason}; gave up after {attempt} attempts"
+            self.stats.retries += 1
+            if not reason.startswith("rate limited"):
+                await asyncio.sleep(wait)
+
+    def _body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "response_format": self._format,
+            "max_completion_tokens": self.max_output_tokens,
+        }
+        if self.logprobs and self.spec.value_keys == ["label"]:
+            body["logprobs"] = True
+        return body
+
+    @property
+    def _format(self) -> dict[str, Any]:
+        cached = getattr(self, "_format_cache", None)
+        if cached is None:
+            cached = self.spec.response_format()
+            self._format_cache = cached
+        return cached
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after``.
+
+    >>> _retry_after({"retry-after-ms": "1500"}), _retry_after({"retry-after": "2"})
+    (1.5, 2.0)
+    """
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value) / scale)
+            except ValueError:
+                continue
+    return None
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential back-off with jitter: ~0.5, 1, 2 ... s, at most 20 s."""
+    return min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def _fatal_text(status: int, model: str, error: Any) -> str:
+    if status == 401:
+        return (
+            "the server refused the API key (401). Check OPENAI_API_KEY (or "
+            "AZURE_OPENAI_API_KEY for Azure)."
+        )
+    if status == 404:
+        return (
+            f"model '{model}' was not found (404): check the Model column, or "
+            "OPENAI_BASE_URL / the Azure deployment name."
+        )
+    return f"access denied ({status}): {scrub(str(error.message))[:150]}"

@@ -1,0 +1,127 @@
+"""The nightly refresh: syncs listed in a JSON file, each on a cron schedule (APScheduler 3).
+
+The file (``SHEETAI_SCHEDULE_FILE``, default ``<SHEETAI_HOME>/schedule.json``)::
+
+    [
+      {"sheet": "https://docs.google.com/spreadsheets/d/<id>/edit", "cron": "0 2 * * *"},
+      {"sheet": "<id>", "cron": "30 6 * * 1-5", "step": "sentiment"}
+    ]
+
+A scheduled sync is an ordinary job: if the sheet is already syncing, it joins that job. A
+refresh of an unchanged sheet reads it twice and makes no model call and no write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from ..backends.open import google_key
+from ..errors import ConfigError
+
+__all__ = ["ScheduledSync", "load_schedule", "NightlyScheduler"]
+
+log = logging.getLogger("sheetai.service")
+
+
+@dataclass(frozen=True)
+class ScheduledSync:
+    """One sheet to sync on a cron schedule (``minute hour day month weekday``)."""
+
+    sheet: str  # the spreadsheet id
+    cron: str
+    step: str | None = None
+
+    def trigger(self) -> CronTrigger:
+        return CronTrigger.from_crontab(self.cron)
+
+
+def load_schedule(path: Path) -> list[ScheduledSync]:
+    """Read and check the schedule file; a missing file is an empty schedule."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}).") from exc
+    if not isinstance(data, list):
+        raise ConfigError(f'{path}: must be a JSON list of {{"sheet", "cron", "step"?}} objects.')
+    entries = []
+    for i, item in enumerate(data):
+        where = f"{path}[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("sheet"), str):
+            raise ConfigError(f'{where}: needs "sheet" (a Google Sheets URL or id) and "cron".')
+        key = google_key(item["sheet"])
+        if key is None:
+            raise ConfigError(f"{where}: '{item['sheet']}' is not a Google Sheets URL or id.")
+        step = item.get("step")
+        entry = ScheduledSync(key, str(item.get("cron", "")), step if step else None)
+        try:
+            entry.trigger()
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}: bad cron '{entry.cron}' ({exc}). Use five fields, e.g. '0 2 * * *' "
+                "for 02:00 every day."
+            ) from exc
+        entries.append(entry)
+    return entries
+
+
+class NightlyScheduler:
+    """Calls ``submit(sheet, step)`` for each entry when its cron time comes."""
+
+    def __init__(
+        self, entries: list[ScheduledSync], submit: Callable[[str, str | None], Any]
+    ) -> None:
+        self.entries = entries
+        self.submit = submit
+        self._scheduler = BackgroundScheduler(daemon=True)
+        for i, entry in enumerate(entries):
+            self._scheduler.add_job(
+                self._fire,
+                entry.trigger(),
+                args=[entry],
+                id=f"sync-{i}",
+                coalesce=True,  # a service down at 02:00 runs one refresh, not a backlog
+                misfire_grace_time=3600,
+                max_instances=1,
+            )
+
+    def _fire(self, entry: ScheduledSync) -> None:
+        log.info("scheduled sync", extra={"sheet": entry.sheet, "cron": entry.cron})
+        try:
+            self.submit(entry.sheet, entry.step)
+        except Exception:  # the scheduler thread must survive, and say what happened
+            log.exception("scheduled sync could not be queued", extra={"sheet": entry.sheet})
+
+    def next_runs(self) -> list[tuple[ScheduledSync, datetime | None]]:
+        jobs = {job.id: job for job in self._scheduler.get_jobs()}
+        return [
+            (entry, getattr(jobs.get(f"sync-{i}"), "next_run_time", None))
+            for i, entry in enumerate(self.entries)
+        ]
+
+    def run_now(self) -> None:
+        """Fire every entry now (once), as if its time had come."""
+        now = datetime.now(self._scheduler.timezone)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
