@@ -181,7 +181,7 @@ def answer_spec(step: Step) -> AnswerSpec:
             "Classification",
             __config__=config,
             reasoning=reasoning,
-            label=(Literal[names], ...),  # type: ignore[valid-type]
+            label=(Literal[names], ...),  # type: ignore[valid-type,arg-type]
             confidence=(float, Field(ge=0, le=1, description="Probability that label is right")),
         )
         return AnswerSpec(step, model, ["label"], [])
