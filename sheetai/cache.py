@@ -39,6 +39,9 @@ class ResultCache:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL still survives a killed process (only a power cut can lose the
+            # last answers, which are then asked again); FULL would fsync every single answer.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS results"
                 " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     udf_timeout_seconds: float = 60.0
     # Google Sheets: real writes at most this often (engine commits in between are merged), so a
     # long sync stays far below Google's 60 writes/minute; retries on 429/5xx are capped.
-    google_commit_seconds: float = 10.0
+    google_commit_seconds: float = 30.0
     google_max_retries: int = 5
     # `sheetai serve`: per-sheet HMAC secrets and the nightly schedule (JSON files; default
     # <home>/sheet_secrets.json and <home>/schedule.json), browser origins allowed by CORS.

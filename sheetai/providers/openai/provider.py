@@ -112,6 +112,8 @@ class OpenAIProvider(Provider):
             stats=self.stats,
         )
         by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
+        # Every answer is in the cache before the caller sees it: a kill right after can then
+        # never make the resume pay for it again.
         for result in runner.results(list(jobs.values())):
             cache_id, job = by_first[result.key]
             if result.status == "ok":
