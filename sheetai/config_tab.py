@@ -121,6 +121,7 @@ def parse_config(
     *,
     tab: str = "sheetai",
     default_model: str = "local",
+    sheet_rows: Mapping[str, Sequence[Sequence[Any]]] | None = None,
 ) -> list[Step]:
     """Parse and check the config tab; return the steps in the order they must run.
 
@@ -129,6 +130,8 @@ def parse_config(
         sheet_headers: every sheet of the workbook and its row-1 headers.
         tab: the tab's name, for error addresses.
         default_model: used where the Model cell is blank.
+        sheet_rows: the sheets' cells, when at hand: an input column missing from row 1 is then
+            looked for further down, to tell the user their headers are not in row 1.
     """
     reader = _Reader(tab, values)
     steps: list[Step] = []
@@ -141,7 +144,7 @@ def parse_config(
             "the config tab has headers but no steps. Add one row per step below row 1.",
             cell=f"{quote_sheet(tab)}!A2",
         )
-    return _dependency_order(reader, steps, sheet_headers)
+    return _dependency_order(reader, steps, sheet_headers, sheet_rows or {})
 
 
 def _parse_step(
@@ -288,7 +291,10 @@ def _min_confidence(reader: _Reader, row: int, value: Any) -> float:
 
 
 def _dependency_order(
-    reader: _Reader, steps: list[Step], sheet_headers: Mapping[str, Sequence[str]]
+    reader: _Reader,
+    steps: list[Step],
+    sheet_headers: Mapping[str, Sequence[str]],
+    sheet_rows: Mapping[str, Sequence[Sequence[Any]]],
 ) -> list[Step]:
     """Check input and output columns, then order steps so producers run before consumers."""
     by_name: dict[str, Step] = {}
@@ -344,8 +350,9 @@ def _dependency_order(
                         ),
                     ],
                 )
+                lower = _found_below_row_1(sheet_rows.get(step.sheet, []), column)
                 raise ConfigError(
-                    f"sheet '{step.sheet}' has no column '{column}'{hint}.",
+                    f"sheet '{step.sheet}' has no column '{column}'{hint}.{lower}",
                     reader.cell(step.row, "Input"),
                 )
         step.inputs = resolved
@@ -372,3 +379,15 @@ def _dependency_order(
     for step in steps:
         visit(step, [])
     return ordered
+
+
+def _found_below_row_1(rows: Sequence[Sequence[Any]], column: str) -> str:
+    """A hint when the header sits lower than row 1 (a title row above the table)."""
+    wanted = norm_header(column)
+    for number, row in enumerate(rows[1:20], start=2):
+        if any(norm_header(v) == wanted for v in row):
+            return (
+                f" It is in row {number}: sheetai reads headers from row 1, so delete the rows "
+                "above the table's header."
+            )
+    return ""

@@ -132,3 +132,11 @@ def test_step_fingerprint_ignores_threshold_but_not_instructions() -> None:
     (reworded,) = parse(sentiment_step(Instructions="Be strict."))
     assert base.fingerprint() == threshold.fingerprint()
     assert base.fingerprint() != reworded.fingerprint()
+
+
+def test_headers_below_row_1_are_pointed_out() -> None:
+    rows = {"Feedback": [["Customer feedback, June"], [], ["ID", "Review"], [1, "late"]]}
+    with pytest.raises(ConfigError, match="It is in row 3: sheetai reads headers from row 1"):
+        parse_config(
+            [CONFIG_HEADER, sentiment_step()], {"Feedback": rows["Feedback"][0]}, sheet_rows=rows
+        )

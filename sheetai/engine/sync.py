@@ -170,7 +170,11 @@ class _Sync:
         self.titles = titles
         headers = {t: (g[0] if g else []) for t, g in self.grids.items() if t != STATE_TAB}
         steps = parse_config(
-            self.grids.get(tab, []), headers, tab=tab, default_model=self.settings.default_model
+            self.grids.get(tab, []),
+            headers,
+            tab=tab,
+            default_model=self.settings.default_model,
+            sheet_rows=self.grids,
         )
         steps = self._selected(steps)
         for step in steps:
