@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 from .cache import ResultCache, cache_key
 from .config_tab import parse_labels
 from .errors import SheetAIError
-from .providers.base import Provider, RowInput
+from .providers.base import Budget, Provider, RowInput
 from .providers.registry import get_provider
 from .settings import Settings
 from .steps import Step, Task
@@ -25,8 +26,8 @@ __all__ = ["ClassifyItem", "ClassifyResult", "classify_items"]
 class ClassifyItem(BaseModel):
     """One text to classify; a label may carry a description (``"Bug: something broke"``)."""
 
-    text: str
-    labels: list[str] = Field(min_length=2)
+    text: str = Field(max_length=20_000)
+    labels: list[str] = Field(min_length=2, max_length=200)
     instructions: str = ""
     model: str | None = None
 
@@ -114,7 +115,10 @@ def _answer_group(
     try:
         provider = provider_for(model, settings)
         provider.check(step)
-        answers = {r.key: r for r in provider.run(step, list(missing.values()), [])}
+        # The same cost cap as a sync: /v1/classify is reachable by every sheet's secret.
+        accepts_budget = "budget" in inspect.signature(provider.run).parameters
+        extra = {"budget": Budget(settings.max_cost_usd)} if accepts_budget else {}
+        answers = {r.key: r for r in provider.run(step, list(missing.values()), [], **extra)}
     except SheetAIError as error:
         for i in indexes:
             if results[i] is None:

@@ -163,6 +163,24 @@ def test_max_cost_stops_starting_requests(tmp_path, server) -> None:
     assert summary.total("cost_usd") <= 1.0
 
 
+def test_a_cap_below_the_first_request_ends_the_run_instead_of_hanging(tmp_path, server) -> None:
+    settings = Settings(openai_base_url=server.base_url, openai_prices={MODEL: [1000.0, 1000.0]})
+    first = sentiment_step(Model=MODEL)
+    second = sentiment_step(Step="again", Output="Again", Model=MODEL)
+    data = [["ID", "Review"], *[[i, f"review {i}"] for i in range(5)]]
+    path = make_workbook(tmp_path / "cap.xlsx", data, [first, second])
+    summary = run(path, settings, max_cost_usd=0.000001)
+    assert summary.status == "cost_cap"
+    assert [s.processed for s in summary.steps] == [0, 0]
+    assert server.chat_bodies == []
+
+
+def test_an_openai_model_without_a_price_is_refused_before_spending(tmp_path) -> None:
+    path = book(tmp_path, ["x"], Model="o3-pro-2099")
+    with pytest.raises(ProviderError, match="SHEETAI_OPENAI_PRICES"):
+        run(path, Settings(openai_api_key="sk-test"))
+
+
 def test_missing_key_names_the_step_and_the_setting(tmp_path) -> None:
     path = book(tmp_path, ["x"], Model="gpt-4.1-mini")
     with pytest.raises(ProviderError) as error:

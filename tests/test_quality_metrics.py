@@ -154,3 +154,11 @@ def test_poststratification_hands_an_unreviewed_stratum_to_its_siblings() -> Non
     weights = m.poststratified_weights(sample, population, parent)
     assert weights == [20.0, 20.0, 60.0]
     assert math.isclose(sum(weights), 100)
+
+
+def test_an_estimate_says_which_share_of_the_sheet_it_leaves_out() -> None:
+    from sheetai.quality.metrics import unrepresented_share
+
+    population = ["Positive"] * 10 + ["Neutral"] * 90
+    assert unrepresented_share(["Positive"] * 10, population) == 0.9
+    assert unrepresented_share(["Positive", "Neutral"], population) == 0.0

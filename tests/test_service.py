@@ -340,3 +340,12 @@ def test_the_apps_script_signature_is_accepted(
     fresh = Authenticator(settings)
     with pytest.raises(AuthError, match="does not match"):
         fresh.check(headers, body.replace(b"false", b"true"))
+
+
+def test_oversized_and_anonymous_bodies_are_refused_early(client: TestClient) -> None:
+    big = b'{"items": [' + b" " * (11 * 2**20) + b"]}"
+    reply = client.post("/v1/classify", content=big, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 413 and "MB" in reply.json()["detail"]
+    anonymous = client.post("/v1/classify", content=big)
+    assert anonymous.status_code == 401
+    assert "not authenticated" in anonymous.json()["detail"]

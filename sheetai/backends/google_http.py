@@ -192,7 +192,13 @@ def translate_api_error(
     """A message that says what went wrong with the sheet and what to do about it."""
     status = exc.response.status_code
     google_message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
-    if status == 403 and writing:
+    if status == 403 and ("has not been used" in google_message or "disabled" in google_message):
+        text = (
+            f"the Google Sheets API is not enabled for the Google Cloud project of {account}: "
+            "enable it in the Cloud console (APIs & Services ▸ Library ▸ Google Sheets API), "
+            f"wait a minute, then run again. Google said: {google_message}"
+        )
+    elif status == 403 and writing:
         text = (
             f"{account} may read {location} but not edit it. Share the spreadsheet with "
             f"{account} as Editor."
@@ -202,6 +208,7 @@ def translate_api_error(
             f"{account} cannot open {location}: "
             + ("no access" if status == 403 else "not found")
             + f". Check the URL, and share the spreadsheet with {account} as Editor."
+            + (f" Google said: {google_message}" if google_message else "")
         )
     elif status == 401:
         text = (

@@ -66,6 +66,10 @@ class Batches:
                     self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
                     summary.batch_pending += 1
         summary.planned -= summary.batch_pending
+        if submission.problem:
+            self.run.summary.messages.append(submission.problem)
+        # Batch ids are money already committed: they reach the state tab at once.
+        self.run.writer.commit()
         return list(submission.cached)
 
     def collect(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> bool:

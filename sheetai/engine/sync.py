@@ -343,7 +343,7 @@ class _Sync:
             results: Iterable[RowResult] = ()
             if self.options.batch and unique and self.options.preview is None:
                 results = self.batches.submit(step, provider, unique, grid, cols, by_key, summary)
-            elif unique:
+            elif unique and not self.budget.exhausted:
                 results = self._run_provider(provider, self._run_step(step), unique, training)
             for result in results:
                 self._apply(step, grid, cols, summary, result, by_key.get(result.key, []))

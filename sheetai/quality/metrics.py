@@ -362,3 +362,23 @@ def poststratified_weights(
             share = population.get(h, 0) / sibling_total if sibling_total else 1 / len(siblings)
             mass[h] += size * share
     return [mass[h] / sampled[h] for h in sample_strata]
+
+
+def unrepresented_share(
+    sample_strata: Sequence[Hashable],
+    population_strata: Sequence[Hashable],
+    parent: dict[Hashable, Hashable] | None = None,
+) -> float:
+    """The share of the population whose stratum family has no reviewed row at all.
+
+    Those rows are left out of a post-stratified estimate, which then stands only for the rest.
+
+    >>> unrepresented_share(["Positive"], ["Positive"] * 10 + ["Neutral"] * 90)
+    0.9
+    """
+    parent = parent or {}
+    families = {parent.get(h, h) for h in sample_strata}
+    if not population_strata:
+        return 0.0
+    missing = sum(1 for h in population_strata if parent.get(h, h) not in families)
+    return missing / len(population_strata)

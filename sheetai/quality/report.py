@@ -154,6 +154,13 @@ def build_report(
     weights = m.poststratified_weights(
         sample_keys, population_keys, {**population_parent, **parent}
     )
+    left_out = m.unrepresented_share(sample_keys, population_keys, {**population_parent, **parent})
+    if left_out > 0:
+        report.warnings.append(
+            f"{report.step}: {left_out:.0%} of the answered rows have an answer no "
+            "reviewed row has, so the accuracy stands only for the other "
+            f"{1 - left_out:.0%}. Review some rows of every answer (sheetai review draws them)."
+        )
     correct = [t == p for t, p in zip(truth, predicted, strict=True)]
 
     report.accuracy = _round(m.accuracy(truth, predicted, weights))

@@ -36,7 +36,7 @@ from ..classify import ClassifyItem, classify_items
 from ..engine.sync import Listener, SyncOptions, sync
 from ..errors import ConfigError, SheetAIError
 from ..settings import Settings
-from .auth import Authenticator, AuthError, Principal
+from .auth import MISSING_CREDENTIALS, Authenticator, AuthError, Principal
 from .excel import ExcelSyncRequest, excel_sync
 from .jobs import Job, JobRunner, JobStore, SyncFn
 from .scheduler import NightlyScheduler, load_schedule
@@ -108,7 +108,11 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     async def authenticated(request: Request) -> tuple[Principal, bytes]:
-        body = await request.body()
+        headers = request.headers
+        if "authorization" not in headers and "x-sheetai-signature" not in headers:
+            # Refuse before reading a byte of the body: an anonymous caller costs nothing.
+            raise HTTPException(401, MISSING_CREDENTIALS)
+        body = await _capped_body(request, _body_limit(request.url.path))
         try:
             principal = auth.check(request.headers, body)
         except AuthError as exc:
@@ -225,6 +229,28 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
     if not native_pna:
         app.add_middleware(_PrivateNetworkAccess)
     return app
+
+
+_MAX_BODY = 10 * 2**20
+_MAX_EXCEL_BODY = 200 * 2**20  # a whole workbook's values
+
+
+def _body_limit(path: str) -> int:
+    return _MAX_EXCEL_BODY if path.endswith("/excel/sync") else _MAX_BODY
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body over {limit // 2**20} MB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"request body over {limit // 2**20} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _PrivateNetworkAccess:

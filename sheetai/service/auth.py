@@ -27,10 +27,24 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..settings import Settings
 
-__all__ = ["AuthError", "Authenticator", "Principal", "SecretsFile", "sign", "WINDOW_SECONDS"]
+__all__ = [
+    "AuthError",
+    "Authenticator",
+    "MISSING_CREDENTIALS",
+    "Principal",
+    "SecretsFile",
+    "sign",
+    "WINDOW_SECONDS",
+]
 
 WINDOW_SECONDS = 300
 log = logging.getLogger("sheetai.service")
+
+
+MISSING_CREDENTIALS = (
+    "not authenticated: send 'Authorization: Bearer <token>' or the X-Sheetai-Sheet, "
+    "X-Sheetai-Timestamp and X-Sheetai-Signature headers."
+)
 
 
 class AuthError(Exception):
@@ -135,10 +149,7 @@ class Authenticator:
         stamp = headers.get("x-sheetai-timestamp", "").strip()
         signature = headers.get("x-sheetai-signature", "").strip().lower()
         if not (sheet and stamp and signature):
-            raise AuthError(
-                "not authenticated: send 'Authorization: Bearer <token>' or the X-Sheetai-Sheet, "
-                "X-Sheetai-Timestamp and X-Sheetai-Signature headers."
-            )
+            raise AuthError(MISSING_CREDENTIALS)
         try:
             timestamp = int(stamp)
         except ValueError:

@@ -54,8 +54,24 @@ def split_lines(lines: Sequence[bytes]) -> list[list[bytes]]:
     return groups
 
 
-def submit(client: Any, bodies: Sequence[tuple[str, dict[str, Any]]], step: str) -> list[str]:
-    """Upload ``(custom_id, request body)`` pairs and create the batches; return their ids."""
+class PartialSubmitError(Exception):
+    """Creating the batches failed after some were created: those must still be tracked."""
+
+    def __init__(self, created: list[tuple[str, list[str]]], cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.created = created
+        self.cause = cause
+
+
+def submit(
+    client: Any, bodies: Sequence[tuple[str, dict[str, Any]]], step: str
+) -> list[tuple[str, list[str]]]:
+    """Upload ``(custom_id, request body)`` pairs as batches; return ``(batch id, custom ids)``.
+
+    Raises:
+        PartialSubmitError: a request failed; ``created`` lists the batches made before it.
+    """
+    keys = [key for key, _ in bodies]
     lines = [
         json.dumps(
             {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body},
@@ -64,19 +80,25 @@ def submit(client: Any, bodies: Sequence[tuple[str, dict[str, Any]]], step: str)
         + b"\n"
         for key, body in bodies
     ]
-    ids = []
+    created: list[tuple[str, list[str]]] = []
+    start = 0
     for number, group in enumerate(split_lines(lines), 1):
-        upload = client.files.create(
-            file=(f"sheetai-{number}.jsonl", b"".join(group)), purpose="batch"
-        )
-        batch = client.batches.create(
-            input_file_id=upload.id,
-            endpoint="/v1/chat/completions",
-            completion_window="24h",
-            metadata={"sheetai_step": step[:500]},
-        )
-        ids.append(batch.id)
-    return ids
+        group_keys = keys[start : start + len(group)]
+        start += len(group)
+        try:
+            upload = client.files.create(
+                file=(f"sheetai-{number}.jsonl", b"".join(group)), purpose="batch"
+            )
+            batch = client.batches.create(
+                input_file_id=upload.id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+                metadata={"sheetai_step": step[:500]},
+            )
+        except Exception as error:  # the SDK's errors; the caller translates them
+            raise PartialSubmitError(created, error) from error
+        created.append((batch.id, group_keys))
+    return created
 
 
 def collect(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from ...steps import Task
@@ -60,10 +61,10 @@ def system_prompt(spec: AnswerSpec) -> str:
 def _fence(text: str) -> str:
     """Keep a row from closing its own fence.
 
-    >>> _fence("a </row> b")
-    'a <\\\\/row> b'
+    >>> _fence("a </row> b"), _fence("a < / ROW> b")
+    ('a <\\\\/row> b', 'a <\\\\/row> b')
     """
-    return text.replace("</row", "<\\/row")
+    return re.sub(r"<\s*/\s*row", "<\\\\/row", text, flags=re.IGNORECASE)
 
 
 def user_message(text: str) -> str:

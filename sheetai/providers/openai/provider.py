@@ -32,9 +32,12 @@ _MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERAT
 class BatchSubmission:
     """Rows answered from the cache at once, and the batches holding the others."""
 
-    def __init__(self, cached: list[RowResult], batches: dict[str, list[str]]) -> None:
+    def __init__(
+        self, cached: list[RowResult], batches: dict[str, list[str]], problem: str = ""
+    ) -> None:
         self.cached = cached
         self.batches = batches  # batch id -> row keys
+        self.problem = problem  # why fewer rows than asked were submitted
 
 
 class OpenAIProvider(Provider):
@@ -55,6 +58,14 @@ class OpenAIProvider(Provider):
 
     def check(self, step: Step) -> None:
         check_credentials(self.endpoint, step.name)
+        if self.price is None:
+            # An unknown price would make every estimate $0: no question asked, no cap applied.
+            raise ProviderError(
+                f"step '{step.name}': sheetai has no price for model '{self.endpoint.model}', so "
+                "it cannot estimate or cap the cost. Add it to SHEETAI_OPENAI_PRICES, e.g. "
+                f"SHEETAI_OPENAI_PRICES='{{\"{self.endpoint.model}\": [2.0, 8.0]}}' (USD per "
+                "million input and output tokens)."
+            )
         answer_spec(step)
 
     def estimate(self, step: Step, rows: Sequence[RowInput]) -> Estimate:
@@ -165,20 +176,22 @@ class OpenAIProvider(Provider):
             bodies.append((row.key, body))
         client = sync_client(self.endpoint, self.settings)
         try:
-            ids = batch_api.submit(client, bodies, step.name)
-        except Exception as error:  # the SDK's errors, translated at the edge
-            raise ProviderError(
-                f"step '{step.name}': the batch could not be created ({type(error).__name__})."
-            ) from error
+            created = batch_api.submit(client, bodies, step.name)
+        except batch_api.PartialSubmitError as partial:
+            reason = type(partial.cause).__name__
+            if not partial.created:
+                raise ProviderError(
+                    f"step '{step.name}': the batch could not be created ({reason})."
+                ) from partial.cause
+            # Some batches exist (and will be billed): hand them over so they are tracked.
+            note = (
+                f"step '{step.name}': {len(partial.created)} batch(es) created, then creating "
+                f"the next failed ({reason}); the rows not submitted run on the next run."
+            )
+            return BatchSubmission(cached, dict(partial.created), note)
         finally:
             client.close()
-        groups = batch_api.split_lines([b""] * len(todo))
-        assigned: dict[str, list[str]] = {}
-        start = 0
-        for batch_id, group in zip(ids, groups, strict=True):
-            assigned[batch_id] = [row.key for row in todo[start : start + len(group)]]
-            start += len(group)
-        return BatchSubmission(cached, assigned)
+        return BatchSubmission(cached, dict(created))
 
     def collect_batch(
         self, step: Step, batch_id: str, rows: Mapping[str, RowInput]

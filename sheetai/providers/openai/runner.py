@@ -159,6 +159,8 @@ class Runner:
                 self._probe_taken = True
             reserve = cost_usd(self.price, prompt_tokens(job.messages), self.expected_output_tokens)
             if self.budget is not None and not self.budget.reserve(reserve):
+                # Never leave the others waiting for a probe that will not be sent.
+                self._learned.set()
                 return
             spent = 0.0
             try:
