@@ -181,6 +181,13 @@ def test_an_openai_model_without_a_price_is_refused_before_spending(tmp_path) ->
         run(path, Settings(openai_api_key="sk-test"))
 
 
+def test_an_account_out_of_credit_stops_the_step_instead_of_retrying(tmp_path, server) -> None:
+    path = book(tmp_path, ["__FAULT_NOCREDIT__ one", "__FAULT_NOCREDIT__ two"])
+    with pytest.raises(ProviderError, match="no credit left"):
+        run(path, settings_for(server), concurrency=1)
+    assert len(server.chat_bodies) <= 2  # no retry storm
+
+
 def test_missing_key_names_the_step_and_the_setting(tmp_path) -> None:
     path = book(tmp_path, ["x"], Model="gpt-4.1-mini")
     with pytest.raises(ProviderError) as error:

@@ -66,6 +66,7 @@ MARKERS = (
     "__FAULT_BADJSON__",
     "__FAULT_BADSCHEMA__",
     "__FAULT_HANG__",
+    "__FAULT_NOCREDIT__",
 )
 WINDOW_S = 60.0
 UNLIMITED = 1_000_000_000  # the limit reported in headers when none is configured
@@ -615,6 +616,14 @@ class FakeOpenAI:
         markers = {m for m in MARKERS if m in user} if "__FAULT_" in user else set()
         headers = self._window.headers(self.rpm, self.tpm, now)
         forced = self._forced.popleft() if self._forced else None
+        if "__FAULT_NOCREDIT__" in markers:  # OpenAI's answer when the account is out of credit
+            return _error(
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota",
+                "insufficient_quota",
+                headers=headers,
+            )
         if forced and forced[0] == 429 or "__FAULT_429__" in markers:
             wait = forced[1] if forced else self.marker_retry_after_s
             return self._rate_limited(body, ("requests", wait, 0, self.rpm or UNLIMITED), headers)

@@ -38,6 +38,10 @@ __all__ = ["Job", "RunStats", "Runner"]
 _DONE = object()
 
 
+# A server asking for a longer pause than this is retried after this long anyway.
+_MAX_WAIT = 120.0
+
+
 @dataclass
 class Job:
     """One request to make: ``keys`` are the rows (usually one) that share its answer."""
@@ -232,9 +236,16 @@ class Runner:
             try:
                 raw = await client.chat.completions.with_raw_response.create(**self._body(messages))
             except openai.RateLimitError as error:
+                if getattr(error, "code", None) == "insufficient_quota":
+                    # Out of credit: no wait helps, and every row would fail the same way.
+                    raise _Fatal(
+                        f"the OpenAI account has no credit left for '{self.model}' "
+                        "(insufficient_quota). Add credit or use another key, then run again: "
+                        "rows already answered are kept."
+                    ) from None
                 self.stats.rate_limited += 1
                 wait = _retry_after(error.response.headers)
-                wait = wait if wait is not None else _backoff(attempt)
+                wait = min(wait, _MAX_WAIT) if wait is not None else _backoff(attempt)
                 self.throttle.pause(wait)
                 reason = "rate limited (429)"
             except openai.APIStatusError as error:
