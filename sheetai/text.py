@@ -7,6 +7,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
+from datetime import date, datetime, time
 from typing import Any
 
 __all__ = [
@@ -68,6 +69,9 @@ def normal_cell(value: Any) -> str:
     True
     >>> normal_cell(None) == normal_cell("")
     True
+    >>> from datetime import date, datetime
+    >>> normal_cell(datetime(2024, 1, 15)) == normal_cell(date(2024, 1, 15)) == "2024-01-15"
+    True
     """
     if is_blank(value):
         return ""
@@ -75,6 +79,10 @@ def normal_cell(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
         return f"{float(value):.6g}"
+    if isinstance(value, datetime) and value.time() == time(0):
+        value = value.date()  # a date cell read back from Excel is a datetime at midnight
+    if isinstance(value, (date, datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     text = str(value).strip()
     if text.startswith(DIGEST_MARK):
         return text

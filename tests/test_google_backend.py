@@ -245,3 +245,33 @@ def test_engine_commits_are_merged_into_few_google_writes(
     with GoogleSheetsBackend(sid, settings) as backend:
         again = sync(backend, settings, SyncOptions())
     assert again.total("skipped_unchanged") == n and (server.reads, server.writes) == (2, 0)
+
+
+def test_extracted_dates_land_as_dates(server: FakeSheets, key_file: Path) -> None:
+    from .servers.openai_server import FakeOpenAI
+
+    step = sentiment_step(
+        Task="extract", Labels="when: date\nwho: text", Examples="", Model="gpt-4o-mini"
+    )
+    sid = server.add_spreadsheet(
+        "Dates",
+        {
+            "Feedback": [["Review"], ["Delivered on 15 January 2024 to Ann"]],
+            "sheetai": [CONFIG_HEADER, step],
+        },
+        share_with=[ACCOUNT],
+    )
+    answer = {"when": "2024-01-15", "who": "Ann", "reasoning": "The date is in the text."}
+    with FakeOpenAI(answer=lambda body: answer) as openai_server:
+        settings = settings_for(
+            server, key_file, openai_base_url=openai_server.base_url, openai_api_key="sk-test"
+        )
+        with GoogleSheetsBackend(sid, settings) as backend:
+            sync(backend, settings, SyncOptions())
+        with GoogleSheetsBackend(sid, settings) as backend:
+            again = sync(backend, settings, SyncOptions())
+    assert again.steps[0].skipped_unchanged == 1 and again.steps[0].kept_human_edits == 0
+    rows = server.values(sid, "Feedback")
+    header = rows[0]
+    assert rows[1][header.index("Sentiment when")] == 45306  # 2024-01-15 as a date serial
+    assert rows[1][header.index("Sentiment who")] == "Ann"

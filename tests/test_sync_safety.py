@@ -133,3 +133,16 @@ def test_a_read_only_file_is_refused_before_any_work(tmp_path: Path, monkeypatch
 def test_xlsx_backend_is_what_open_backend_gives_for_a_path(feedback_book: Path) -> None:
     with open_backend(str(feedback_book)) as backend:
         assert isinstance(backend, XlsxBackend)
+
+
+def test_an_extracted_date_reads_back_as_unchanged(tmp_path: Path) -> None:
+    answer = {"when": "2024-01-15", "who": "Ann", "reasoning": "Both are in the text."}
+    with FakeOpenAI(answer=lambda body: answer) as server:
+        settings = Settings(openai_base_url=server.base_url, openai_api_key="sk-test")
+        step = sentiment_step(
+            Task="extract", Labels="when: date\nwho: text", Examples="", Model="gpt-4o-mini"
+        )
+        path = make_workbook(tmp_path / "d.xlsx", [["Review"], ["Sent 15 Jan 2024 to Ann"]], [step])
+        run(path, settings)
+        again = run(path, settings)
+    assert again.steps[0].skipped_unchanged == 1 and again.steps[0].kept_human_edits == 0

@@ -30,7 +30,7 @@ from typing import Any
 from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 
-from ..a1 import range_address
+from ..a1 import cell_address, range_address
 from ..engine.runlog import LOG_TAB
 from ..engine.writer import blocks_for
 from ..errors import WorkbookError
@@ -244,26 +244,35 @@ class GoogleSheetsBackend(Backend):
             self.write_requests += 1
             for tab in tabs.values():
                 tab.exists = True
-        data = []
+        data, dates = [], []
         for title, by_row in cells.items():
             for block in blocks_for(title, by_row):
                 if all(v is _KEEP for row in block.values for v in row):
                     continue
                 last_row = block.row + len(block.values) - 1
                 last_col = block.col + len(block.values[0]) - 1
+                values: list[list[Any]] = []
+                for r, row in enumerate(block.values):
+                    values.append([])
+                    for c, v in enumerate(row):
+                        if isinstance(v, datetime | date):
+                            # RAW would store the text; a date must be "typed" to be a date.
+                            cell = f"{_quoted(title)}!{cell_address(block.row + r, block.col + c)}"
+                            dates.append({"range": cell, "values": [[cell_value(v)]]})
+                            values[-1].append(None)
+                        else:
+                            values[-1].append(None if v is _KEEP else cell_value(v))
                 data.append(
                     {
                         "range": quoted_range(title, block.row, block.col, last_row, last_col),
-                        "values": [
-                            [None if v is _KEEP else cell_value(v) for v in row]
-                            for row in block.values
-                        ],
+                        "values": values,
                     }
                 )
-        if data:
-            body = {"valueInputOption": "RAW", "data": data}
-            self._call(self.http.values_batch_update, self.key, body, writing=True)
-            self.write_requests += 1
+        for option, entries in (("RAW", data), ("USER_ENTERED", dates)):
+            if entries:
+                body = {"valueInputOption": option, "data": entries}
+                self._call(self.http.values_batch_update, self.key, body, writing=True)
+                self.write_requests += 1
         self._pending.clear()
         self._requests.clear()
         self._last_flush = self.clock()

@@ -21,7 +21,9 @@ Deliberate simplifications (everything else aims to match Google):
 
 * Formulas are stored (``USER_ENTERED`` "=…") but never evaluated: every render option returns
   the formula text. ``USER_ENTERED`` parses numbers, ``TRUE``/``FALSE``, a leading apostrophe and
-  formulas; dates, percentages, currency and thousands separators stay strings.
+  formulas and ISO dates (``2024-01-15``: a serial number, rendered back as typed for
+  ``FORMATTED_VALUE`` or ``dateTimeRenderOption=FORMATTED_STRING``); other date forms,
+  percentages, currency and thousands separators stay strings.
 * ``FORMATTED_VALUE`` renders numbers in Google's "automatic" format, approximately
   (integral -> ``"12"``, otherwise 10 significant digits); ``dateTimeRenderOption`` is accepted
   and ignored.
@@ -312,6 +314,13 @@ def _parse_input(value: Any, option: str, where: str) -> Any:
         return int(stripped)
     if _NUMBER.fullmatch(stripped):
         return float(stripped)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
+        # An ISO date typed in becomes a date: Google stores its serial number (days since
+        # 1899-12-30), which UNFORMATTED_VALUE returns.
+        try:
+            return _Date(stripped)
+        except ValueError:
+            return value
     return value
 
 
@@ -323,7 +332,21 @@ def _format_number(value: int | float) -> str:
     return f"{value:.10g}".upper()
 
 
+class _Date(int):
+    """A date typed in as ``yyyy-mm-dd``: its serial number, formatted as it was typed."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Date:
+        serial = super().__new__(cls, (dt.date.fromisoformat(text) - dt.date(1899, 12, 30)).days)
+        serial.text = text
+        return serial
+
+
 def _render(value: Any, option: str) -> Any:
+    option, _, dates = option.partition("+")
+    if isinstance(value, _Date) and (option == "FORMATTED_VALUE" or dates == "FORMATTED_STRING"):
+        return value.text
     if isinstance(value, _Formula):
         return value.text
     if option == "FORMATTED_VALUE":
@@ -1614,14 +1637,14 @@ def _read_options(q: Mapping[str, list[str]]) -> tuple[str, str]:
     render = _enum(
         _param(q, "valueRenderOption"), _VALUE_RENDER, "value_render_option", "FORMATTED_VALUE"
     )
-    _enum(
+    dates = _enum(
         _param(q, "dateTimeRenderOption"),
         _DATETIME_RENDER,
         "date_time_render_option",
         "SERIAL_NUMBER",
     )
     major = _enum(_param(q, "majorDimension"), _DIMENSIONS, "major_dimension", "ROWS")
-    return render, major
+    return (f"{render}+{dates}" if dates == "FORMATTED_STRING" else render), major
 
 
 def _input_option(value: str | None) -> str:
