@@ -151,6 +151,14 @@ def test_a_replayed_signature_is_refused(client: TestClient, sheet_id: str) -> N
     assert client.get("/v1/jobs/nope", headers=headers).status_code == 401
 
 
+def test_a_replay_is_refused_after_a_restart_too(settings: Settings, sheet_id: str) -> None:
+    headers = signed(sheet_id, b"")
+    with TestClient(create_app(settings)) as first:
+        assert first.get("/v1/jobs/nope", headers=headers).status_code == 404
+    with TestClient(create_app(settings)) as restarted:
+        assert restarted.get("/v1/jobs/nope", headers=headers).status_code == 401
+
+
 def test_a_sheet_signature_cannot_sync_or_see_another_sheet(
     client: TestClient, sheets: FakeSheets, sheet_id: str
 ) -> None:

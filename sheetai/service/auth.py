@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -116,6 +117,30 @@ class SecretsFile:
         return {k: v for k, v in data.items() if len(v) >= 16}
 
 
+class ReplayLog:
+    """Signatures seen within their window, on disk so that a restart does not forget them."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT, expires REAL,"
+                " PRIMARY KEY (sheet, signature))"
+            )
+
+    def first_use(self, sheet: str, signature: str, expires: float, now: float) -> bool:
+        """Record the signature; False if it was already used and has not expired."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM seen WHERE expires < ?", (now,))
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (sheet, signature, expires)
+            )
+            return inserted.rowcount == 1
+
+
 class Authenticator:
     """Checks a request's headers and raw body; raises :class:`AuthError` if it must not pass."""
 
@@ -131,8 +156,7 @@ class Authenticator:
             settings.sheet_secrets_file or Path(settings.home) / "sheet_secrets.json"
         )
         self.clock = clock
-        self._seen: dict[str, dict[str, float]] = {}
-        self._lock = threading.Lock()
+        self._replays = ReplayLog(Path(settings.home) / "replay.sqlite3")
 
     def check(self, headers: Mapping[str, str], body: bytes) -> Principal:
         auth = headers.get("authorization", "")
@@ -166,11 +190,6 @@ class Authenticator:
                 "the signature does not match: the secret is not the one registered for this "
                 "spreadsheet on the service."
             )
-        with self._lock:
-            seen = self._seen.setdefault(sheet, {})
-            for old in [s for s, expiry in seen.items() if expiry < now]:
-                del seen[old]
-            if signature in seen:
-                raise AuthError("this signed request was already used (replay refused).")
-            seen[signature] = timestamp + WINDOW_SECONDS
+        if not self._replays.first_use(sheet, signature, timestamp + WINDOW_SECONDS, now):
+            raise AuthError("this signed request was already used (replay refused).")
         return Principal("hmac", sheet)
