@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .sqlite import open_store
 
 __all__ = ["ResultCache", "cache_key"]
 
@@ -33,19 +34,15 @@ class ResultCache:
     """A key → JSON value store in one SQLite file; safe across threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL still survives a killed process (only a power cut can lose the
-            # last answers, which are then asked again); FULL would fsync every single answer.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
+        self._db = open_store(
+            path,
+            [
                 "CREATE TABLE IF NOT EXISTS results"
                 " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
-            )
+            ],
+        )
 
     @classmethod
     def in_home(cls, home: Path) -> ResultCache:

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..settings import Settings
+from ..sqlite import open_store
 
 __all__ = [
     "AuthError",
@@ -121,15 +121,14 @@ class ReplayLog:
     """Signatures seen within their window, on disk so that a restart does not forget them."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
+        self._db = open_store(
+            path,
+            [
                 "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT, expires REAL,"
                 " PRIMARY KEY (sheet, signature))"
-            )
+            ],
+        )
 
     def first_use(self, sheet: str, signature: str, expires: float, now: float) -> bool:
         """Record the signature; False if it was already used and has not expired."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
 import traceback
@@ -24,6 +23,7 @@ from typing import Any
 from ..engine.summary import StepSummary
 from ..engine.sync import Listener
 from ..errors import SheetAIError
+from ..sqlite import open_store
 from ..steps import Step
 
 __all__ = ["Job", "JobStore", "JobRunner", "JobListener", "SyncFn"]
@@ -65,18 +65,17 @@ class JobStore:
     """Jobs in one SQLite file; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
+        self._db = open_store(
+            path,
+            [
                 "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, sheet TEXT NOT NULL,"
                 " step TEXT, force INTEGER NOT NULL, status TEXT NOT NULL, progress TEXT NOT NULL,"
                 " summary TEXT, error TEXT, origin TEXT NOT NULL, created REAL NOT NULL,"
-                " updated REAL NOT NULL)"
-            )
-            self._db.execute("CREATE INDEX IF NOT EXISTS jobs_sheet ON jobs (sheet, status)")
+                " updated REAL NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS jobs_sheet ON jobs (sheet, status)",
+            ],
+        )
 
     def create(self, sheet: str, step: str | None, force: bool, origin: str) -> Job:
         now = time.time()
