@@ -228,11 +228,25 @@ def test_batch_submit_then_collect_on_next_run(tmp_path, server) -> None:
     assert len(server.chat_bodies) == 1 and fourth.steps[0].failed == 2
 
 
-def test_batch_wait_polls_until_done(tmp_path, server) -> None:
+def test_batch_wait_polls_until_done_and_reports_progress(tmp_path, server) -> None:
+    from sheetai.engine.sync import Listener
+
+    class Recorder(Listener):
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, int, bool]] = []
+
+        def batch_progress(self, step, done, total, running) -> None:  # type: ignore[no-untyped-def]
+            self.seen.append((done, total, running))
+
+    server.batch_delay_s = 0.3
     settings = settings_for(server, batch_poll_seconds=0.05)
     path = book(tmp_path, ["Positive a", "Negative b"])
-    run(path, settings, batch=True, wait=True)
+    recorder = Recorder()
+    with open_backend(str(path), settings) as backend:
+        sync(backend, settings, SyncOptions(batch=True, wait=True), recorder)
     assert column(read_sheet(path), "Sentiment") == ["Positive", "Negative"]
+    assert recorder.seen[0][2] is True  # polled while the batch was still running
+    assert recorder.seen[-1] == (2, 2, False)
 
 
 def test_cli_flags_and_json_figures(tmp_path, server, monkeypatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,22 +26,24 @@ class ProgressListener(Listener):
         self.enabled = enabled
         self.progress: Progress | None = None
         self.task: int | None = None
+        self.batch_tasks: dict[str, Any] = {}
 
-    def step_started(self, step: Step, total: int) -> None:
-        if not self.enabled or total == 0:
-            return
+    def _bars(self) -> Progress:
         if self.progress is None:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("rows"),
                 TimeRemainingColumn(),
                 console=self.console,
-                transient=False,
             )
             self.progress.start()
-        self.task = self.progress.add_task(escape(f"{step.name} ({step.model})"), total=total)
+        return self.progress
+
+    def step_started(self, step: Step, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        self.task = self._bars().add_task(escape(f"{step.name} ({step.model}) rows"), total=total)
 
     def rows_done(self, step: Step, count: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -47,6 +51,16 @@ class ProgressListener(Listener):
 
     def step_finished(self, summary: StepSummary) -> None:
         self.task = None
+
+    def batch_progress(self, step: Step, done: int, total: int, running: bool) -> None:
+        """One bar per step while ``--batch --wait`` polls the Batch API."""
+        if not self.enabled or not total:
+            return
+        bars = self._bars()
+        if step.name not in self.batch_tasks:
+            title = escape(f"{step.name}: OpenAI batch lines")
+            self.batch_tasks[step.name] = bars.add_task(title, total=total)
+        bars.update(self.batch_tasks[step.name], completed=done, total=total)
 
     def close(self) -> None:
         if self.progress is not None:

@@ -86,9 +86,12 @@ class Batches:
         inputs = {key: self.run._row_input(rows[0]) for key, rows in pending.items()}
         running = False
         ended: set[str] = set()
+        done_lines = total_lines = 0
         for entry in mine:
             provider: Any = self.run._provider_named(entry["model"])
             outcome = provider.collect_batch(self.run._run_step(step), entry["id"], inputs)
+            done_lines += outcome.completed + outcome.failed
+            total_lines += outcome.total
             if not outcome.done:
                 running = True
                 continue
@@ -106,6 +109,7 @@ class Batches:
                 self.run._apply(step, grid, cols, summary, failure, rows)
         if not batches:
             self.run.state.extras.pop("batches", None)
+        self.run.listener.batch_progress(step, done_lines, total_lines, running)
         return running
 
     def wait(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> None:

@@ -69,6 +69,9 @@ class Listener:
     def step_finished(self, summary: StepSummary) -> None:
         """The step is complete, failed or interrupted."""
 
+    def batch_progress(self, step: Step, done: int, total: int, running: bool) -> None:
+        """The Batch API has answered ``done`` of the ``total`` lines of the step's batches."""
+
 
 def sync(
     backend: Backend,
