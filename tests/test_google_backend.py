@@ -164,6 +164,20 @@ def test_no_access_names_the_account_to_share_with(server: FakeSheets, key_file:
     assert sid in str(caught.value)
 
 
+def test_a_disabled_sheets_api_says_to_enable_it(server: FakeSheets, key_file: Path) -> None:
+    sid = add_book(server, reviews(3))
+    google = (
+        "Google Sheets API has not been used in project 123 before or it is disabled. Enable it "
+        "by visiting the console then retry."
+    )
+    server.fail_next(1, 403, message=google)
+    with pytest.raises(WorkbookError) as caught:
+        GoogleSheetsBackend(sid, settings_for(server, key_file)).sheet_titles()
+    assert "not enabled" in str(caught.value) and "has not been used in project 123" in str(
+        caught.value
+    )
+
+
 def test_read_only_access_says_editor_is_needed(server: FakeSheets, key_file: Path) -> None:
     sid = add_book(server, reviews(3), share=False)
     server.share(sid, ACCOUNT, "reader")

@@ -175,6 +175,18 @@ def test_a_cap_below_the_first_request_ends_the_run_instead_of_hanging(tmp_path,
     assert server.chat_bodies == []
 
 
+def test_classify_items_honours_the_cost_cap(server) -> None:
+    settings = Settings(
+        openai_base_url=server.base_url,
+        openai_prices={MODEL: [1000.0, 1000.0]},
+        max_cost_usd=0.000001,
+    )
+    items = [ClassifyItem(text=f"text {i}", labels=["A", "B"], model=MODEL) for i in range(5)]
+    results = classify_items(items, settings)
+    assert server.chat_bodies == []
+    assert all(r.label is None and r.error for r in results)
+
+
 def test_an_openai_model_without_a_price_is_refused_before_spending(tmp_path) -> None:
     path = book(tmp_path, ["x"], Model="o3-pro-2099")
     with pytest.raises(ProviderError, match="SHEETAI_OPENAI_PRICES"):
