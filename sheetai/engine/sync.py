@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -393,25 +396,26 @@ class _Sync:
     ) -> None:
         """Write one result to its rows and its state record; commit when a chunk is due."""
         outputs = compose_outputs(step, result)
-        # The record first: an interrupt between the two then leaves cells that still look
-        # like sheetai's, never a row mistaken for a person's edit.
-        self._records(step)[result.key] = StateRecord(
-            norm_header(step.name), result.key, result.status, outputs, utc_now()
-        )
-        for row_plan in rows:
-            self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
-        if self.options.preview is not None and rows:
-            summary.preview.append(preview_row(rows[0], outputs))
-        summary.model_calls += 0 if result.cached else 1
-        summary.cached += 1 if result.cached else 0
-        summary.tokens += result.tokens
-        summary.cost_usd += result.cost_usd
-        summary.processed += len(rows)
-        if result.status == "failed":
-            summary.failed += len(rows)
-        elif outputs[-1]:
-            summary.flagged += len(rows)
-        self.writer.row_done(len(rows))
+        # Record, cells and counts change together: Ctrl-C or SIGTERM waits for the end of the
+        # block, so what is saved on the way out always matches the summary and the state.
+        with _signals_held():
+            self._records(step)[result.key] = StateRecord(
+                norm_header(step.name), result.key, result.status, outputs, utc_now()
+            )
+            for row_plan in rows:
+                self._write_row(step.sheet, grid, cols, row_plan.row, outputs)
+            if self.options.preview is not None and rows:
+                summary.preview.append(preview_row(rows[0], outputs))
+            summary.model_calls += 0 if result.cached else 1
+            summary.cached += 1 if result.cached else 0
+            summary.tokens += result.tokens
+            summary.cost_usd += result.cost_usd
+            summary.processed += len(rows)
+            if result.status == "failed":
+                summary.failed += len(rows)
+            elif outputs[-1]:
+                summary.flagged += len(rows)
+            self.writer.row_done(len(rows))
         self.listener.rows_done(step, len(rows))
         if self.writer.due():
             self.writer.commit()
@@ -542,6 +546,23 @@ class _Sync:
         if not grid:
             rows = [LOG_HEADERS, *rows]
         self.backend.write([CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows)])
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (POSIX main thread; elsewhere a no-op)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _merge(into: StepSummary, extra: StepSummary) -> None:
