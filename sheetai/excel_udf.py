@@ -283,10 +283,8 @@ def sync_active_workbook(
 
 
 def _calling_book() -> Any:
-    try:
+    with contextlib.suppress(Exception):  # not started by RunPython: use the active workbook
         return xw.Book.caller()
-    except Exception:  # noqa: BLE001 - not started by RunPython: use the active workbook
-        pass
     try:
         return xw.books.active
     except xw.XlwingsError as exc:

@@ -17,7 +17,8 @@ from ..steps import Step
 from ..text import cell_text
 from .columns import StepColumns
 from .outputs import utc_now
-from .plan import Category, RowPlan
+from .plan import Category, RowPlan, row_input
+from .selection import run_step
 from .summary import StepSummary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,13 +51,11 @@ class Batches:
             raise ProviderError(
                 f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
             )
-        submission = submit(self.run._run_step(step), unique)
+        submission = submit(run_step(step), unique)
         batches = self.run.state.extras.setdefault("batches", [])
         records = self.run._records(step)
         for batch_id, keys in submission.batches.items():
-            batches.append(
-                {"id": batch_id, "step": step.name, "model": self.run._run_step(step).model}
-            )
+            batches.append({"id": batch_id, "step": step.name, "model": run_step(step).model})
             summary.batch_ids.append(batch_id)
             count = len(step.output_columns().values)
             outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
@@ -83,13 +82,13 @@ class Batches:
         for row_plan in plan.rows:
             if row_plan.category is Category.PENDING:
                 pending.setdefault(row_plan.fingerprint, []).append(row_plan)
-        inputs = {key: self.run._row_input(rows[0]) for key, rows in pending.items()}
+        inputs = {key: row_input(rows[0]) for key, rows in pending.items()}
         running = False
         ended: set[str] = set()
         done_lines = total_lines = 0
         for entry in mine:
             provider: Any = self.run._provider_named(entry["model"])
-            outcome = provider.collect_batch(self.run._run_step(step), entry["id"], inputs)
+            outcome = provider.collect_batch(run_step(step), entry["id"], inputs)
             done_lines += outcome.completed + outcome.failed
             total_lines += outcome.total
             if not outcome.done:

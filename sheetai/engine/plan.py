@@ -14,10 +14,20 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..providers.base import RowInput
 from ..state import StateRecord, signature
 from ..text import cell_text, is_blank
 
-__all__ = ["Category", "RowPlan", "StepPlan", "plan_rows", "row_fingerprint", "row_text", "FLAGS"]
+__all__ = [
+    "Category",
+    "RowPlan",
+    "StepPlan",
+    "plan_rows",
+    "row_fingerprint",
+    "row_text",
+    "row_input",
+    "FLAGS",
+]
 
 
 class Category(str, Enum):
@@ -191,3 +201,10 @@ def _cell(row: Sequence[Any], col: int | None) -> Any:
     if col is None or col >= len(row):
         return None
     return row[col]
+
+
+def row_input(row_plan: RowPlan) -> RowInput:
+    """What a provider is given for a row."""
+    return RowInput(
+        key=row_plan.fingerprint, text=row_text(row_plan.inputs), inputs=row_plan.inputs
+    )

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["StepSummary", "RunSummary", "COUNT_FIELDS"]
+from .plan import Category
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..steps import Step
+    from .plan import StepPlan
+
+__all__ = ["StepSummary", "RunSummary", "COUNT_FIELDS", "from_plan", "add_counts"]
 
 COUNT_FIELDS = (
     "planned",
@@ -97,3 +103,28 @@ class RunSummary:
         data["seconds"] = round(self.seconds, 3)
         data["messages"] = list(self.messages)
         return data
+
+
+def add_counts(into: StepSummary, extra: StepSummary) -> None:
+    """Add the counts of ``extra`` (results collected from batches) to ``into``."""
+    for name in ("processed", "failed", "flagged", "model_calls", "tokens", "cost_usd"):
+        setattr(into, name, getattr(into, name) + getattr(extra, name))
+
+
+def from_plan(step: Step, plan: StepPlan) -> StepSummary:
+    """The counts of a step's plan, before anything runs."""
+    counts = plan.counts
+    runs = sum(n for c, n in counts.items() if c.runs)
+    return StepSummary(
+        step=step.name,
+        sheet=step.sheet,
+        model=step.run_model or step.model,
+        planned=runs + counts[Category.FILL],
+        skipped_unchanged=counts[Category.UNCHANGED],
+        kept_human_edits=counts[Category.HUMAN_EDIT],
+        new=counts[Category.NEW],
+        changed=counts[Category.CHANGED] + counts[Category.FORCED] + counts[Category.FLAGGED],
+        retried=counts[Category.RETRY],
+        blank_inputs=counts[Category.BLANK],
+        unreadable_inputs=counts[Category.UNREADABLE],
+    )

@@ -8,72 +8,34 @@ from __future__ import annotations
 
 import copy
 import inspect
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backends.base import Backend, CellBlock, Grid
 from ..config_tab import parse_config
-from ..errors import ConfigError, RunInterrupted
+from ..errors import RunInterrupted
 from ..providers.base import Budget, Provider, RowInput, RowResult
 from ..providers.registry import get_provider
 from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
 from ..steps import Example, Step
-from ..text import cell_text, did_you_mean, norm_header
+from ..text import cell_text, norm_header
 from .batching import Batches
 from .columns import StepColumns, resolve_columns, used_width
+from .learning import training_examples
+from .options import Listener, SyncOptions
 from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged, utc_now
-from .plan import Category, RowPlan, StepPlan, plan_rows, row_text
+from .plan import Category, RowPlan, StepPlan, plan_rows, row_input
 from .runlog import LOG_HEADERS, LOG_TAB, log_rows
-from .summary import RunSummary, StepSummary
+from .selection import find_config_tab, run_step, select_steps
+from .signals import signals_held
+from .summary import RunSummary, StepSummary, add_counts, from_plan
 from .writer import ChunkWriter
 
 __all__ = ["SyncOptions", "Listener", "sync", "compose_outputs"]
 
 _PENDING = "\x00pending"
-
-
-@dataclass
-class SyncOptions:
-    """What the caller asked for (the CLI's flags)."""
-
-    step: str | None = None
-    dry_run: bool = False
-    force: bool = False
-    only_flagged: bool = False
-    model: str | None = None
-    max_cost_usd: float | None = None
-    preview: int | None = None
-    confirm: Callable[[RunSummary], bool] | None = None
-    batch: bool = False  # submit to the Batch API instead of asking row by row
-    wait: bool = False  # with batch: poll until the batches end and write their results
-    rpm: int | None = None
-    tpm: int | None = None
-    concurrency: int | None = None
-
-
-class Listener:
-    """Receives progress; the CLI draws bars, the service records job progress."""
-
-    def plan_ready(self, summary: RunSummary) -> None:
-        """Called once with the dry-run plan before anything runs."""
-
-    def step_started(self, step: Step, total: int) -> None:
-        """``total`` rows will be written by this step."""
-
-    def rows_done(self, step: Step, count: int) -> None:
-        """``count`` more rows of the current step are written (in memory)."""
-
-    def step_finished(self, summary: StepSummary) -> None:
-        """The step is complete, failed or interrupted."""
-
-    def batch_progress(self, step: Step, done: int, total: int, running: bool) -> None:
-        """The Batch API has answered ``done`` of the ``total`` lines of the step's batches."""
 
 
 def sync(
@@ -171,7 +133,7 @@ class _Sync:
 
     def _read_and_plan(self) -> tuple[list[Step], RunSummary]:
         titles = self.backend.sheet_titles()
-        tab = self._config_tab(titles)
+        tab = find_config_tab(titles, self.settings.config_tab, self.backend.location)
         self.grids: dict[str, Grid] = self.backend.read(titles)
         self.titles = titles
         headers = {t: (g[0] if g else []) for t, g in self.grids.items() if t != STATE_TAB}
@@ -182,9 +144,9 @@ class _Sync:
             default_model=self.settings.default_model,
             sheet_rows=self.grids,
         )
-        steps = self._selected(steps)
+        steps = select_steps(steps, self.options)
         for step in steps:
-            self._provider(step).check(self._run_step(step))
+            self._provider(step).check(run_step(step))
         self.state = StateStore.from_grid(self.grids.get(STATE_TAB))
         planned = self._plan_all(steps)
         self.listener.plan_ready(planned)
@@ -195,43 +157,6 @@ class _Sync:
         if self.summary.steps:
             self.summary.steps[-1].status = status
         self._finish(started)
-
-    def _config_tab(self, titles: Sequence[str]) -> str:
-        wanted = norm_header(self.settings.config_tab)
-        for title in titles:
-            if norm_header(title) == wanted:
-                return title
-        hint = did_you_mean(self.settings.config_tab, titles)
-        raise ConfigError(
-            f"{self.backend.location}: the workbook has no '{self.settings.config_tab}' tab{hint}. "
-            "Add a tab with one row per step, or create one with `sheetai init`."
-        )
-
-    def _selected(self, steps: list[Step]) -> list[Step]:
-        for step in steps:
-            if self.options.model and self.options.only_flagged:
-                # The cascade: a stronger model answers the flagged rows *for* the configured
-                # step, so its answers count as the step's and a plain run keeps them.
-                step.run_model = self.options.model
-            elif self.options.model:
-                step.model = self.options.model
-        if not self.options.step:
-            return steps
-        chosen = [s for s in steps if norm_header(s.name) == norm_header(self.options.step)]
-        if not chosen:
-            names = [s.name for s in steps]
-            hint = did_you_mean(self.options.step, names)
-            raise ConfigError(
-                f"--step: no step named '{self.options.step}'{hint}. Steps: {', '.join(names)}."
-            )
-        return chosen
-
-    @staticmethod
-    def _run_step(step: Step) -> Step:
-        """The step as the provider sees it: with the model that answers this run."""
-        if step.run_model:
-            return step.model_copy(update={"model": step.run_model, "run_model": None})
-        return step
 
     def _provider(self, step: Step) -> Provider:
         return self._provider_named(step.run_model or step.model)
@@ -257,13 +182,13 @@ class _Sync:
             grid = grids[step.sheet] or [[]]
             cols = self._columns(step, grid)
             plan = self._plan(step, grid, cols)
-            summary = self._counts(step, plan)
+            summary = from_plan(step, plan)
             unique = plan.unique_to_run()
             if self.options.preview is not None:
                 unique = unique[: self.options.preview]
                 summary.planned = len(unique)
-            run_step = self._run_step(step)
-            estimate = self._provider(step).estimate(run_step, [self._row_input(r) for r in unique])
+            answering = run_step(step)
+            estimate = self._provider(step).estimate(answering, [row_input(r) for r in unique])
             summary.tokens = estimate.tokens
             summary.estimated_cost_usd = estimate.cost_usd
             summary.status = "planned"
@@ -296,30 +221,6 @@ class _Sync:
             only_flagged=self.options.only_flagged,
         )
 
-    @staticmethod
-    def _counts(step: Step, plan: StepPlan) -> StepSummary:
-        counts = plan.counts
-        runs = sum(n for c, n in counts.items() if c.runs)
-        return StepSummary(
-            step=step.name,
-            sheet=step.sheet,
-            model=step.run_model or step.model,
-            planned=runs + counts[Category.FILL],
-            skipped_unchanged=counts[Category.UNCHANGED],
-            kept_human_edits=counts[Category.HUMAN_EDIT],
-            new=counts[Category.NEW],
-            changed=counts[Category.CHANGED] + counts[Category.FORCED] + counts[Category.FLAGGED],
-            retried=counts[Category.RETRY],
-            blank_inputs=counts[Category.BLANK],
-            unreadable_inputs=counts[Category.UNREADABLE],
-        )
-
-    @staticmethod
-    def _row_input(row_plan: RowPlan) -> RowInput:
-        return RowInput(
-            key=row_plan.fingerprint, text=row_text(row_plan.inputs), inputs=row_plan.inputs
-        )
-
     # -- running and writing --------------------------------------------------------------
 
     def _execute(self, step: Step) -> None:
@@ -333,8 +234,8 @@ class _Sync:
         collected = StepSummary(step=step.name, sheet=step.sheet, model=step.model)
         self.batches.collect(step, grid, cols, collected)
         plan = self._plan(step, grid, cols)
-        summary = self._counts(step, plan)
-        _merge(summary, collected)
+        summary = from_plan(step, plan)
+        add_counts(summary, collected)
         self.summary.steps.append(summary)
         self.listener.step_started(step, summary.planned)
         provider = self._provider(step)
@@ -344,13 +245,15 @@ class _Sync:
             by_key = self._rows_by_key(plan)
             if self.options.preview is not None:
                 summary.planned = sum(len(rows) for rows in by_key.values())
-            unique = [self._row_input(rows[0]) for rows in by_key.values()]
-            training = self._training(step, grid, cols, plan)
+            unique = [row_input(rows[0]) for rows in by_key.values()]
+            training = training_examples(
+                step, grid, cols, plan, self.grids, trust_edits=bool(self._records(step))
+            )
             results: Iterable[RowResult] = ()
             if self.options.batch and unique and self.options.preview is None:
                 results = self.batches.submit(step, provider, unique, grid, cols, by_key, summary)
             elif unique and not self.budget.exhausted:
-                results = self._run_provider(provider, self._run_step(step), unique, training)
+                results = self._run_provider(provider, run_step(step), unique, training)
             for result in results:
                 self._apply(step, grid, cols, summary, result, by_key.get(result.key, []))
             if self.options.batch and self.options.wait and summary.batch_ids:
@@ -398,7 +301,7 @@ class _Sync:
         outputs = compose_outputs(step, result)
         # Record, cells and counts change together: Ctrl-C or SIGTERM waits for the end of the
         # block, so what is saved on the way out always matches the summary and the state.
-        with _signals_held():
+        with signals_held():
             self._records(step)[result.key] = StateRecord(
                 norm_header(step.name), result.key, result.status, outputs, utc_now()
             )
@@ -473,28 +376,6 @@ class _Sync:
             self.writer.set(sheet, row, col + 1, value)
             grid_set(grid, row, col, value)
 
-    def _training(self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan) -> list[Example]:
-        """Rows a person labelled: a gold column, the review tab, answers they typed over ours."""
-        from ..quality.data import reviewed_examples
-
-        names = {norm_header(n): n for n in step.label_names}
-        # Without any record, "edits" may be sheetai's own old answers: never learn from them.
-        trust_edits = bool(self._records(step))
-        examples: list[Example] = []
-        for row_plan in plan.rows:
-            if row_plan.category in (Category.BLANK, Category.UNREADABLE):
-                continue
-            label = None
-            if cols.gold is not None:
-                label = names.get(norm_header(grid_get(grid, row_plan.row, cols.gold)))
-            if label is None and trust_edits and row_plan.category is Category.HUMAN_EDIT:
-                label = names.get(norm_header(grid_get(grid, row_plan.row, cols.values[0])))
-            if label is not None:
-                examples.append(Example(text=row_text(row_plan.inputs), label=label))
-        seen = {e.text for e in examples}
-        examples.extend(e for e in reviewed_examples(self.grids, step) if e.text not in seen)
-        return examples
-
     def _check_writable(self) -> None:
         if not self.writable_checked:
             check = getattr(self.backend, "check_writable", None)
@@ -546,26 +427,3 @@ class _Sync:
         if not grid:
             rows = [LOG_HEADERS, *rows]
         self.backend.write([CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows)])
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends (POSIX main thread; elsewhere a no-op)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if (
-        not hasattr(signal, "pthread_sigmask")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _merge(into: StepSummary, extra: StepSummary) -> None:
-    """Add the counts of ``extra`` (results collected from batches) to ``into``."""
-    for name in ("processed", "failed", "flagged", "model_calls", "tokens", "cost_usd"):
-        setattr(into, name, getattr(into, name) + getattr(extra, name))

@@ -14,6 +14,7 @@ with the validation error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import random
@@ -118,9 +119,9 @@ class Runner:
         try:
             task = loop.create_task(self._main(jobs, out))
             state["task"] = task
-            loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            pass
+            # Cancelled when the caller closes the iterator: nothing is left to hand over.
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
         except BaseException as error:  # handed to the caller's thread
             out.put(error)
         finally:
