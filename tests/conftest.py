@@ -39,6 +39,9 @@ def sheetai_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
+        "OPENAI_API_VERSION",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
         "SHEETAI_CHUNK_ROWS",
         "SHEETAI_CHUNK_SECONDS",
     ):

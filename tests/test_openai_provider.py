@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openai
+import openpyxl
 import pytest
 from typer.testing import CliRunner
 
@@ -15,11 +17,14 @@ from sheetai.classify import ClassifyItem, classify_items
 from sheetai.cli.app import app
 from sheetai.engine.sync import SyncOptions, sync
 from sheetai.errors import ProviderError
+from sheetai.providers.openai import batch as batch_api
 from sheetai.settings import Settings
+from sheetai.state import STATE_TAB, StateStore
 from tests.conftest import REVIEWS, column, make_workbook, read_sheet, sentiment_step
 from tests.servers.openai_server import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
+AZURE_KEY = "azure-test-secret-123"
 
 
 @pytest.fixture
@@ -30,6 +35,15 @@ def server():
 
 def settings_for(server: FakeOpenAI, **extra: Any) -> Settings:
     return Settings(openai_base_url=server.base_url, openai_api_key="sk-test-secret", **extra)
+
+
+def azure_settings(server: FakeOpenAI, key: str = AZURE_KEY, **extra: Any) -> Settings:
+    return Settings(
+        azure_openai_endpoint=server.root_url,
+        azure_openai_api_key=key,
+        openai_api_version="2024-10-21",
+        **extra,
+    )
 
 
 def book(tmp_path: Path, rows: list[str], **step: Any) -> Path:
@@ -127,6 +141,15 @@ def test_429_and_500_are_retried_and_a_dead_row_is_flagged(tmp_path, server) -> 
     assert column(rows, "Sentiment")[:2] == ["Positive", "Negative"]
     assert column(rows, "Sentiment flag")[2].startswith("ERROR: server error 500")
     assert summary.steps[0].rate_limited == 2 and summary.steps[0].failed == 1
+    # The run log shows users the same figures as the --json summary.
+    log = list(openpyxl.load_workbook(path)["sheetai log"].iter_rows(values_only=True))
+    entry = dict(zip(log[0], log[-1], strict=True))
+    step = summary.steps[0]
+    # 2 answers, 2 answered 429, 3 tries of the dead row
+    assert entry["Requests"] == step.requests == 2 + 2 + 3
+    assert entry["Retries"] == step.retries == 4 and entry["Rate limited (429)"] == 2
+    assert entry["Rows/s"] == round(step.rows_per_second, 2) > 0
+    assert entry["Cost per row (USD)"] == pytest.approx(step.cost_usd / step.processed)
 
 
 def test_hang_times_out_and_the_run_goes_on(tmp_path, server) -> None:
@@ -216,6 +239,46 @@ def test_bad_key_never_echoed(tmp_path) -> None:
     assert "401" in str(error.value) and "sk-wrong" not in str(error.value)
 
 
+def test_azure_deployment_gets_its_path_api_version_and_key(tmp_path) -> None:
+    with FakeOpenAI(api_key=AZURE_KEY) as srv:
+        path = book(tmp_path, ["So Positive", "Negative, broken"], Model="azure:my-deployment")
+        summary = run(path, azure_settings(srv))
+        assert column(read_sheet(path), "Sentiment") == ["Positive", "Negative"]
+        assert summary.steps[0].requests == 2 and summary.steps[0].failed == 0
+        # The SDK's Azure client rewrote our POST /chat/completions to the deployment's path,
+        # and the server (which checks api-key like Azure) admitted both requests.
+        assert srv.requests_by_path == {"/openai/deployments/my-deployment/chat/completions": 2}
+        assert srv.api_versions == {"2024-10-21": 2}
+        assert srv.responses_by_status == {200: 2}
+        other = tmp_path / "other"
+        other.mkdir()
+        path = book(other, ["a row not in the cache"], Model="azure:my-deployment")
+        with pytest.raises(ProviderError) as error:
+            run(path, azure_settings(srv, key="wrong-azure-key"))
+    assert "401" in str(error.value) and "wrong-azure-key" not in str(error.value)
+
+
+def test_azure_batch_goes_through_openai_files_and_batches(tmp_path) -> None:
+    with FakeOpenAI(api_key=AZURE_KEY) as srv:
+        path = book(tmp_path, ["Positive a", "Negative b"], Model="azure:my-batch-deployment")
+        run(path, azure_settings(srv, batch_poll_seconds=0.01), batch=True, wait=True)
+        assert column(read_sheet(path), "Sentiment") == ["Positive", "Negative"]
+        seen = srv.requests_by_path
+        assert seen["/openai/files"] == 1 and seen["/openai/batches"] == 1
+        assert not any(p.startswith("/v1/") for p in seen) and not srv.chat_bodies
+        assert set(srv.api_versions) == {"2024-10-21"}
+
+
+def test_azure_without_an_endpoint_names_the_step_and_the_setting(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    path = book(tmp_path, ["x"], Model="azure:my-deployment")
+    with pytest.raises(ProviderError) as error:
+        run(path, Settings(azure_openai_api_key=AZURE_KEY))
+    message = str(error.value)
+    assert "sentiment" in message and "AZURE_OPENAI_ENDPOINT" in message
+    assert AZURE_KEY not in message
+
+
 def test_batch_submit_then_collect_on_next_run(tmp_path, server) -> None:
     server.batch_delay_s = 3600
     settings = settings_for(server)
@@ -238,6 +301,43 @@ def test_batch_submit_then_collect_on_next_run(tmp_path, server) -> None:
     fourth = run(path, settings_for(server, openai_max_retries=0))
     assert column(read_sheet(path), "Sentiment flag")[3].startswith("ERROR: server error 500")
     assert len(server.chat_bodies) == 1 and fourth.steps[0].failed == 2
+
+
+def test_a_batch_submit_failing_halfway_tracks_the_batch_it_made(
+    tmp_path, server, monkeypatch
+) -> None:
+    monkeypatch.setattr(batch_api, "MAX_LINES", 2)  # 5 rows: batches of 2, 2 and 1
+    server.batch_delay_s = 3600
+    server.fail_batches(1, 500, after=1)  # the second batch cannot be created
+    texts = ["Positive a", "Negative b", "Positive c", "Negative d", "Positive e"]
+    # A capitalised step name: the pending records must be found again on the next run.
+    path = book(tmp_path, texts, Step="Sentiment")
+    first = run(path, settings_for(server), batch=True)
+    rows = read_sheet(path)
+    assert column(rows, "Sentiment flag") == ["BATCH_PENDING"] * 2 + [None] * 3
+    assert column(rows, "Sentiment") == [None] * 5
+    step = first.steps[0]
+    assert len(step.batch_ids) == 1 and step.batch_pending == 2
+    state = StateStore.from_grid(read_sheet(path, STATE_TAB))
+    assert [b["id"] for b in state.extras["batches"]] == step.batch_ids
+    records = [r for step_records in state.records.values() for r in step_records.values()]
+    assert [r.status for r in records] == ["pending", "pending"]
+    assert any("'Sentiment': 1 batch(es) created" in m and "next run" in m for m in first.messages)
+    assert server.requests_by_path["/v1/batches"] == 2 and not server.chat_bodies
+    with openai.OpenAI(api_key="k", base_url=server.base_url) as client:
+        assert client.batches.retrieve(step.batch_ids[0]).request_counts.total == 2
+        # The file uploaded for the batch that failed is not left behind in storage.
+        assert len(client.files.list().data) == 1
+    server.batch_delay_s = 0
+    second = run(path, settings_for(server))
+    rows = read_sheet(path)
+    assert column(rows, "Sentiment") == ["Positive", "Negative", "Positive", "Negative", "Positive"]
+    assert column(rows, "Sentiment flag") == [None] * 5
+    # The batch's rows came from the batch; only the three never submitted went out live.
+    sent = [b["messages"][-1]["content"] for b in server.chat_bodies]
+    assert [sum(t in s for s in sent) for t in texts] == [0, 0, 1, 1, 1]
+    assert second.steps[0].failed == 0 and second.steps[0].batch_pending == 0
+    assert "batches" not in StateStore.from_grid(read_sheet(path, STATE_TAB)).extras
 
 
 def test_batch_wait_polls_until_done_and_reports_progress(tmp_path, server) -> None:

@@ -104,4 +104,6 @@ def test_ctrl_c_saves_every_finished_row_and_exits_130(tmp_path: Path, env: dict
     assert summary["status"] == "interrupted"
     assert answered(path) == summary["processed"] < ROWS
     book = openpyxl.load_workbook(path)
-    assert "interrupted" in [r[-1] for r in book["sheetai log"].iter_rows(values_only=True)]
+    log = list(book["sheetai log"].iter_rows(values_only=True))
+    status = log[0].index("Status")
+    assert "interrupted" in [r[status] for r in log[1:]]

@@ -14,6 +14,7 @@ from openpyxl.worksheet.table import Table
 
 from sheetai import Settings, SyncOptions, sync
 from sheetai.backends.xlsx import XlsxBackend
+from sheetai.engine.runlog import LOG_HEADERS
 from sheetai.errors import WorkbookLockedError
 from sheetai.state import STATE_TAB
 
@@ -141,6 +142,22 @@ def test_editing_the_instructions_reruns_the_step(feedback_book: Path) -> None:
     book["sheetai"]["I2"] = 0.9  # the threshold alone re-flags without re-running
     book.save(feedback_book)
     assert run(feedback_book).steps[0].changed == len(REVIEWS)
+
+
+def test_a_run_log_from_an_older_release_gets_the_new_columns(feedback_book: Path) -> None:
+    run(feedback_book)
+    book = openpyxl.load_workbook(feedback_book)
+    log = book["sheetai log"]
+    old_width = LOG_HEADERS.index("Status") + 1
+    log.delete_cols(old_width + 1, log.max_column)  # as an older sheetai wrote it
+    book["Feedback"]["B2"] = "Changed: the box arrived crushed"
+    book.save(feedback_book)
+    run(feedback_book)
+    rows = list(openpyxl.load_workbook(feedback_book)["sheetai log"].iter_rows(values_only=True))
+    assert list(rows[0]) == LOG_HEADERS
+    assert rows[1][old_width:] == (None,) * (len(LOG_HEADERS) - old_width)
+    latest = dict(zip(LOG_HEADERS, rows[2], strict=True))
+    assert latest["Processed"] == 1 and latest["Rows/s"] > 0
 
 
 def test_moving_the_threshold_only_reflags(feedback_book: Path) -> None:

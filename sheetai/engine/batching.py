@@ -14,7 +14,7 @@ from ..errors import ProviderError
 from ..providers.base import Provider, RowInput, RowResult
 from ..state import StateRecord
 from ..steps import Step
-from ..text import cell_text
+from ..text import cell_text, norm_header
 from .columns import StepColumns
 from .outputs import utc_now
 from .plan import Category, RowPlan, row_input
@@ -60,7 +60,10 @@ class Batches:
             count = len(step.output_columns().values)
             outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
             for key in keys:
-                records[key] = StateRecord(step.name, key, "pending", list(outputs), utc_now())
+                # Under the normalised name, as every record is: else the next run misses it.
+                records[key] = StateRecord(
+                    norm_header(step.name), key, "pending", list(outputs), utc_now()
+                )
                 for row_plan in by_key.get(key, []):
                     self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
                     summary.batch_pending += 1
@@ -74,7 +77,7 @@ class Batches:
     def collect(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> bool:
         """Write the results of this step's ended batches; True while some are still running."""
         batches = self.run.state.extras.get("batches", [])
-        mine = [b for b in batches if b.get("step") == step.name]
+        mine = [b for b in batches if norm_header(b.get("step") or "") == norm_header(step.name)]
         if not mine:
             return False
         plan = self.run._plan(step, grid, cols)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .summary import RunSummary
 
-__all__ = ["LOG_TAB", "LOG_HEADERS", "log_rows"]
+__all__ = ["LOG_TAB", "LOG_HEADERS", "log_rows", "header_outdated"]
 
 LOG_TAB = "sheetai log"
 LOG_HEADERS = [
@@ -25,6 +25,12 @@ LOG_HEADERS = [
     "Cost (USD)",
     "Seconds",
     "Status",
+    # Added after the first release: always appended, so readers that go by header keep working.
+    "Rows/s",
+    "Requests",
+    "Retries",
+    "Rate limited (429)",
+    "Cost per row (USD)",
 ]
 
 
@@ -47,6 +53,19 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             round(s.cost_usd, 6),
             round(s.seconds, 2),
             s.status,
+            round(s.rows_per_second, 2),
+            s.requests,
+            s.retries,
+            s.rate_limited,
+            round(s.cost_usd / s.processed, 8) if s.processed else 0,
         ]
         for s in summary.steps
     ]
+
+
+def header_outdated(header: list[Any]) -> bool:
+    """True for a log tab written by an older sheetai: same columns, fewer of them."""
+    names = [str(h or "").strip() for h in header]
+    while names and not names[-1]:
+        names.pop()
+    return len(names) < len(LOG_HEADERS) and names == LOG_HEADERS[: len(names)]

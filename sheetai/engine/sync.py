@@ -27,7 +27,7 @@ from .learning import training_examples
 from .options import Listener, SyncOptions
 from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged, utc_now
 from .plan import Category, RowPlan, StepPlan, plan_rows, row_input
-from .runlog import LOG_HEADERS, LOG_TAB, log_rows
+from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
 from .signals import signals_held
 from .summary import RunSummary, StepSummary, add_counts, from_plan
@@ -424,6 +424,10 @@ class _Sync:
             self.titles.append(LOG_TAB)
             grid = []
         rows = log_rows(self.summary)
+        blocks = []
         if not grid:
             rows = [LOG_HEADERS, *rows]
-        self.backend.write([CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows)])
+        elif header_outdated(grid[0]):
+            blocks.append(CellBlock(LOG_TAB, 1, 1, [LOG_HEADERS]))
+        blocks.append(CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows))
+        self.backend.write(blocks)

@@ -9,6 +9,15 @@ Per-request fault markers, matched in the text of the user messages:
 ``__FAULT_500__``, ``__FAULT_429__``, ``__FAULT_BADJSON__`` (truncated JSON),
 ``__FAULT_BADSCHEMA__`` (valid JSON that breaks the schema), ``__FAULT_HANG__``.
 In a batch input file, a line whose user text holds ``__FAULT_500__`` goes to the error file.
+``fail_batches(n, status, after)`` answers ``POST .../batches`` with ``status`` ``n`` times,
+once ``after`` more batches have been created.
+
+Azure OpenAI, for ``AzureOpenAI(azure_endpoint=server.root_url, ...)``: chat at
+``POST /openai/deployments/{deployment}/chat/completions`` (the deployment is the model, whatever
+the body says) and Files and Batches under ``/openai/``. As on Azure, these need the
+``api-version`` query parameter (else 404 "Resource not found") and an ``api-key`` header (else
+401; it must equal ``api_key`` when that is set); ``api_versions`` counts the versions seen.
+Azure batches name their endpoint ``/chat/completions``; ``/v1/chat/completions`` is accepted too.
 
 Rate limits use a 60 s sliding window. A request costs ``prompt_tokens`` (all message text / 4)
 plus ``max_completion_tokens`` or ``max_tokens`` when the request sets one, else the
@@ -18,7 +27,8 @@ OpenAI's token bucket would (used / limit x 60 s), while a 429's ``retry-after``
 ``retry-after-ms`` is the exact wait until the window admits the request.
 
 ``GET /_fake/stats``, ``POST /_fake/reset`` and ``POST /_fake/config`` (``{"fault_rate": 0.1}``,
-``{"fail_next": [3, 429, 0.5]}``) control a server running as a subprocess; they are not counted.
+``{"fail_next": [3, 429, 0.5]}``, ``{"fail_batches": [1, 500, 1]}``) control a server running as
+a subprocess; they are not counted.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
@@ -71,6 +82,11 @@ MARKERS = (
 WINDOW_S = 60.0
 UNLIMITED = 1_000_000_000  # the limit reported in headers when none is configured
 MAX_BATCH_LINES = 50_000
+# The batch ``endpoint`` values each API accepts, by path prefix (OpenAI /v1, Azure /openai).
+BATCH_ENDPOINTS = {
+    "/v1": ("/v1/chat/completions",),
+    "/openai": ("/chat/completions", "/v1/chat/completions"),
+}
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5-mini")
 FOUND_P, GUESSED_P = 0.95, 0.6  # probability of an enum label found in / guessed from the text
 _TOKEN_RE = re.compile(r" ?[A-Za-z]+| ?\d{1,3}|\s+|[^\w\s]+|.", re.S)
@@ -408,6 +424,7 @@ class FakeOpenAI:
         self.port = port
         self.rng = random.Random(seed)
         self._forced: deque[tuple[int, float]] = deque()
+        self._batch_faults: deque[int] = deque()  # per POST .../batches: 0 creates, else status
         self._window = SlidingWindow()
         self._lock = threading.Lock()
         self._files: dict[str, dict] = {}
@@ -433,6 +450,11 @@ class FakeOpenAI:
         if not self.port:
             raise RuntimeError("FakeOpenAI is not started")
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``, for ``AzureOpenAI(azure_endpoint=...)``."""
+        return self.base_url.removesuffix("/v1")
 
     def _bind(self) -> socket.socket:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only then (else +40 ms per response).
@@ -486,6 +508,7 @@ class FakeOpenAI:
             self._by_status: Counter[int] = Counter()
             self.rate_limited = 0
             self._bodies: list[dict] = []
+            self._api_versions: Counter[str] = Counter()
             self.in_flight = self.max_in_flight = 0
 
     @property
@@ -497,6 +520,12 @@ class FakeOpenAI:
     def responses_by_status(self) -> dict[int, int]:
         with self._lock:
             return dict(self._by_status)
+
+    @property
+    def api_versions(self) -> dict[str, int]:
+        """How many Azure (``/openai/...``) requests carried each ``api-version``."""
+        with self._lock:
+            return dict(self._api_versions)
 
     @property
     def chat_bodies(self) -> list[dict]:
@@ -513,6 +542,7 @@ class FakeOpenAI:
                 "responses_by_status": {str(k): v for k, v in self._by_status.items()},
                 "rate_limited": self.rate_limited,
                 "chat_bodies": len(self._bodies),
+                "api_versions": dict(self._api_versions),
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "cpu_seconds": time.process_time(),
@@ -521,6 +551,10 @@ class FakeOpenAI:
     def fail_next(self, n: int = 1, status: int = 429, retry_after_s: float = 1.0) -> None:
         """Answer the next ``n`` chat requests with ``status`` (429 carries ``retry_after_s``)."""
         self._forced.extend([(status, retry_after_s)] * n)
+
+    def fail_batches(self, n: int = 1, status: int = 500, after: int = 0) -> None:
+        """Answer ``POST .../batches`` with ``status`` ``n`` times, after ``after`` more succeed."""
+        self._batch_faults.extend([0] * after + [status] * n)
 
     # -- ASGI
 
@@ -543,26 +577,54 @@ class FakeOpenAI:
                 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
             )
             return await response(scope, receive, counting_send)
+        refused = self._azure_refusal(scope) if scope["path"].startswith("/openai/") else None
+        if refused is not None:
+            return await refused(scope, receive, counting_send)
         await self.app(scope, receive, counting_send)
 
     def _authorized(self, scope: Scope) -> bool:
         auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode()
         return auth.startswith("Bearer ") and self.api_key in (None, auth[7:])
 
+    def _azure_refusal(self, scope: Scope) -> Response | None:
+        """Azure's answer to a request without a valid ``api-key`` or an ``api-version``."""
+        key = next((v for k, v in scope["headers"] if k == b"api-key"), b"").decode()
+        if not key or self.api_key not in (None, key):
+            return _error(
+                401,
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+                "to provide a valid key for an active subscription and use a correct regional "
+                "API endpoint for your resource.",
+                "invalid_request_error",
+                "401",
+            )
+        version = parse_qs(scope["query_string"].decode()).get("api-version", [""])[0]
+        if not version:
+            return _error(404, "Resource not found", "invalid_request_error", "404")
+        with self._lock:
+            self._api_versions[version] += 1
+        return None
+
     def _routes(self) -> list[Route]:
+        shared = [  # OpenAI's under /v1, Azure's under /openai
+            ("/files", self._upload_file, "POST"),
+            ("/files", self._list_files, "GET"),
+            ("/files/{file_id}", self._get_file, "GET"),
+            ("/files/{file_id}", self._delete_file, "DELETE"),
+            ("/files/{file_id}/content", self._file_content, "GET"),
+            ("/batches", self._create_batch, "POST"),
+            ("/batches", self._list_batches, "GET"),
+            ("/batches/{batch_id}", self._get_batch, "GET"),
+            ("/batches/{batch_id}/cancel", self._cancel_batch, "POST"),
+        ]
         return [
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route(
+                "/openai/deployments/{deployment}/chat/completions", self._chat, methods=["POST"]
+            ),
             Route("/v1/models", self._list_models, methods=["GET"]),
             Route("/v1/models/{model}", self._get_model, methods=["GET"]),
-            Route("/v1/files", self._upload_file, methods=["POST"]),
-            Route("/v1/files", self._list_files, methods=["GET"]),
-            Route("/v1/files/{file_id}", self._get_file, methods=["GET"]),
-            Route("/v1/files/{file_id}", self._delete_file, methods=["DELETE"]),
-            Route("/v1/files/{file_id}/content", self._file_content, methods=["GET"]),
-            Route("/v1/batches", self._create_batch, methods=["POST"]),
-            Route("/v1/batches", self._list_batches, methods=["GET"]),
-            Route("/v1/batches/{batch_id}", self._get_batch, methods=["GET"]),
-            Route("/v1/batches/{batch_id}/cancel", self._cancel_batch, methods=["POST"]),
+            *[Route(p + path, fn, methods=[m]) for p in BATCH_ENDPOINTS for path, fn, m in shared],
             Route("/_fake/stats", self._stats, methods=["GET"]),
             Route("/_fake/reset", self._reset, methods=["POST"]),
             Route("/_fake/config", self._config, methods=["POST"]),
@@ -585,6 +647,8 @@ class FakeOpenAI:
             return _error(
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
+        if isinstance(body, dict) and "deployment" in request.path_params:
+            body["model"] = request.path_params["deployment"]  # Azure: the deployment decides
         if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
             return _error(
                 400,
@@ -801,6 +865,11 @@ class FakeOpenAI:
     # -- batches
 
     async def _create_batch(self, request: Request) -> Response:
+        status = self._batch_faults.popleft() if self._batch_faults else 0
+        if status:
+            return _error(
+                status, "The server had an error while processing your request.", "server_error"
+            )
         try:
             params = json.loads(await request.body())
         except ValueError:
@@ -810,10 +879,11 @@ class FakeOpenAI:
         file_id = params.get("input_file_id")
         if file_id not in self._files:
             return self._missing("File", str(file_id))
-        if params.get("endpoint") != "/v1/chat/completions":
+        endpoints = BATCH_ENDPOINTS[request.url.path[: request.url.path.index("/", 1)]]
+        if params.get("endpoint") not in endpoints:
             return _error(
                 400,
-                "FakeOpenAI batches support only /v1/chat/completions.",
+                f"FakeOpenAI batches support only {' or '.join(endpoints)}.",
                 "invalid_request_error",
             )
         if params.get("completion_window") != "24h":
@@ -956,6 +1026,8 @@ class FakeOpenAI:
         for key, value in changes.items():
             if key == "fail_next":
                 self.fail_next(*value)
+            elif key == "fail_batches":
+                self.fail_batches(*value)
             elif key == "seed":
                 self.rng.seed(value)
             elif key in _CLI_OPTIONS:

@@ -7,6 +7,7 @@ error files once it has ended. Answers are parsed exactly as live answers are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,9 +65,14 @@ class PartialSubmitError(Exception):
 
 
 def submit(
-    client: Any, bodies: Sequence[tuple[str, dict[str, Any]]], step: str
+    client: Any,
+    bodies: Sequence[tuple[str, dict[str, Any]]],
+    step: str,
+    url: str = "/v1/chat/completions",
 ) -> list[tuple[str, list[str]]]:
     """Upload ``(custom_id, request body)`` pairs as batches; return ``(batch id, custom ids)``.
+
+    ``url`` is the endpoint each line is sent to: Azure OpenAI documents ``/chat/completions``.
 
     Raises:
         PartialSubmitError: a request failed; ``created`` lists the batches made before it.
@@ -74,7 +80,7 @@ def submit(
     keys = [key for key, _ in bodies]
     lines = [
         json.dumps(
-            {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body},
+            {"custom_id": key, "method": "POST", "url": url, "body": body},
             ensure_ascii=False,
         ).encode()
         + b"\n"
@@ -85,17 +91,21 @@ def submit(
     for number, group in enumerate(split_lines(lines), 1):
         group_keys = keys[start : start + len(group)]
         start += len(group)
+        upload = None
         try:
             upload = client.files.create(
                 file=(f"sheetai-{number}.jsonl", b"".join(group)), purpose="batch"
             )
             batch = client.batches.create(
                 input_file_id=upload.id,
-                endpoint="/v1/chat/completions",
+                endpoint=url,
                 completion_window="24h",
                 metadata={"sheetai_step": step[:500]},
             )
         except Exception as error:  # the SDK's errors; the caller translates them
+            if upload is not None:  # no batch will ever read it: do not leave it in storage
+                with contextlib.suppress(Exception):
+                    client.files.delete(upload.id)
             raise PartialSubmitError(created, error) from error
         created.append((batch.id, group_keys))
     return created

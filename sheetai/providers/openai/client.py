@@ -17,7 +17,7 @@ import openai
 from ...errors import ProviderError
 from ...settings import Settings
 
-__all__ = ["Endpoint", "resolve_endpoint", "scrub", "async_client", "sync_client"]
+__all__ = ["Endpoint", "resolve_endpoint", "scrub", "async_client", "sync_client", "http_module"]
 
 _KEYISH = re.compile(r"(sk-[A-Za-z0-9_*\-]{4,}|Bearer\s+\S+|api[-_ ]?key[=:]\s*\S+)", re.I)
 
@@ -135,10 +135,14 @@ def sync_client(endpoint: Endpoint, settings: Settings) -> Any:
     return cls(**_options(endpoint, settings))
 
 
-def _limits(connections: int) -> Any:
-    from openai import _base_client  # the HTTP library the installed SDK is built on
+def http_module() -> Any:
+    """The HTTP library the installed SDK is built on: httpx2 in recent releases, httpx before."""
+    from openai import _base_client
 
-    http = getattr(_base_client, "httpx2", None) or _base_client.httpx  # type: ignore[attr-defined]
-    return http.Limits(
+    return getattr(_base_client, "httpx2", None) or _base_client.httpx  # type: ignore[attr-defined]
+
+
+def _limits(connections: int) -> Any:
+    return http_module().Limits(
         max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=30
     )

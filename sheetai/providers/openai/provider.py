@@ -106,6 +106,14 @@ class OpenAIProvider(Provider):
                 jobs[keys[row.key]] = Job([row.key], messages(system, row.text))
         if not jobs:
             return
+        by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
+
+        def keep(result: RowResult) -> None:
+            # Every answer is in the cache before anyone sees it: a kill at any moment after
+            # it arrived can never make the resume pay for it again.
+            if result.status == "ok":
+                self.cache.put(by_first[result.key][0], _to_cache(result))
+
         runner = Runner(
             spec=spec,
             model=self.endpoint.model,
@@ -121,14 +129,10 @@ class OpenAIProvider(Provider):
             logprobs=self.settings.openai_logprobs,
             budget=budget,
             stats=self.stats,
+            keep=keep,
         )
-        by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
-        # Every answer is in the cache before the caller sees it: a kill right after can then
-        # never make the resume pay for it again.
         for result in runner.results(list(jobs.values())):
-            cache_id, job = by_first[result.key]
-            if result.status == "ok":
-                self.cache.put(cache_id, _to_cache(result))
+            job = by_first[result.key][1]
             yield result
             for other in job.keys[1:]:
                 yield _copy(result, other)
@@ -176,7 +180,8 @@ class OpenAIProvider(Provider):
             bodies.append((row.key, body))
         client = sync_client(self.endpoint, self.settings)
         try:
-            created = batch_api.submit(client, bodies, step.name)
+            url = "/chat/completions" if self.endpoint.azure else "/v1/chat/completions"
+            created = batch_api.submit(client, bodies, step.name, url)
         except batch_api.PartialSubmitError as partial:
             reason = type(partial.cause).__name__
             if not partial.created:
