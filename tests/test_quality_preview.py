@@ -55,9 +55,9 @@ def test_run_preview_prints_a_table(feedback_book: Path) -> None:
 
 
 def _flagged_book(tmp_path: Path) -> Path:
-    # A threshold no answer reaches flags every row; 0.0 flags none.
+    # The embedded model never claims certainty, so a threshold of 1 flags every row.
     data = [["ID", "Review"], *[[i + 1, t] for i, t in enumerate(REVIEWS)]]
-    return make_workbook(tmp_path / "flag.xlsx", data, [sentiment_step(**{"Min confidence": 0.99})])
+    return make_workbook(tmp_path / "flag.xlsx", data, [sentiment_step(**{"Min confidence": 1})])
 
 
 def test_only_flagged_reruns_just_the_flagged_rows(tmp_path: Path) -> None:

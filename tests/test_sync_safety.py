@@ -50,7 +50,7 @@ def test_notes_in_a_column_without_a_header_are_never_overwritten(tmp_path: Path
 def test_a_persons_note_in_the_flag_column_is_kept(feedback_book: Path) -> None:
     run(feedback_book)
     edit(feedback_book, "Feedback", F3="checked - Bob")
-    edit(feedback_book, "sheetai", I2=0.99)  # every other flag changes to LOW_CONFIDENCE
+    edit(feedback_book, "sheetai", I2=1)  # every other flag changes to LOW_CONFIDENCE
     summary = run(feedback_book)
     flags = column(read_sheet(feedback_book), "Sentiment flag")
     assert flags[1] == "checked - Bob"

