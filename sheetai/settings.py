@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = 60.0
     openai_max_retries: int = 6
     openai_logprobs: bool = True
+    # Cap on an answer's tokens (max_completion_tokens); None = per task (300, 200 for extract,
+    # 1,500 for generate), plus 4,000 for a reasoning model's thinking.
+    openai_max_output_tokens: int | None = Field(default=None, gt=0)
+    # Sent to reasoning models (o-series, gpt-5): "minimal", "low", "medium", "high"; "" = none.
+    openai_reasoning_effort: str = "low"
     batch_poll_seconds: float = 30.0
     azure_openai_endpoint: str | None = Field(
         default=None, validation_alias="AZURE_OPENAI_ENDPOINT"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,8 @@ def azure_settings(server: FakeOpenAI, key: str = AZURE_KEY, **extra: Any) -> Se
         azure_openai_endpoint=server.root_url,
         azure_openai_api_key=key,
         openai_api_version="2024-10-21",
+        # Azure deployments have names of their own: priced like any unknown model, by name.
+        openai_prices={"my-deployment": [0.15, 0.6], "my-batch-deployment": [0.15, 0.6]},
         **extra,
     )
 
@@ -389,38 +397,10 @@ def test_cli_flags_and_json_figures(tmp_path, server, monkeypatch) -> None:
 def test_kill_mid_run_then_resume_sends_no_answered_request_twice(
     tmp_path, server, sheetai_home
 ) -> None:
-    import collections
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     server.latency_ms = 40
     rows = [f"Review {i}: Positive or not, parcel {i}" for i in range(150)]
     path = book(tmp_path, rows)
-    env = {
-        **os.environ, "OPENAI_BASE_URL": server.base_url, "SHEETAI_CHUNK_ROWS": "20",
-        "SHEETAI_CHUNK_SECONDS": "0.2",
-    }  # fmt: skip
-    argv = [
-        sys.executable,
-        "-m",
-        "sheetai",
-        "run",
-        str(path),
-        "--json",
-        "--yes",
-        "--concurrency",
-        "2",
-    ]
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    before = path.stat().st_mtime_ns
-    deadline = time.monotonic() + 60
-    while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
-        time.sleep(0.02)
+    argv, env, proc = _start_cli_run_until_first_save(path, server, chunk_rows=20, concurrency=2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     saved = sum(v is not None for v in column(read_sheet(path), "Sentiment"))
@@ -434,3 +414,44 @@ def test_kill_mid_run_then_resume_sends_no_answered_request_twice(
     # requests in flight at the kill can be sent again.
     assert sum(n - 1 for n in texts.values()) <= 2
     assert len(texts) == 150
+
+
+@pytest.mark.slow
+def test_ctrl_c_lets_requests_in_flight_finish_so_the_resume_pays_for_none_twice(
+    tmp_path, server, sheetai_home
+) -> None:
+    server.latency_ms = 600  # every interrupt lands with requests in flight
+    rows = [f"Review {i}: Positive or not, parcel {i}" for i in range(60)]
+    path = book(tmp_path, rows)
+    argv, env, proc = _start_cli_run_until_first_save(path, server, chunk_rows=4, concurrency=4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    sent_before = len(server.chat_bodies)
+    assert 0 < json.loads(out)["processed"] < 60 and sent_before < 60
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(rerun.stdout)["failed"] == 0
+    assert all(v is not None for v in column(read_sheet(path), "Sentiment"))
+    texts = collections.Counter(b["messages"][-1]["content"] for b in server.chat_bodies)
+    # The requests in flight at Ctrl-C were allowed to finish into the cache: none is sent again.
+    assert len(texts) == 60 and max(texts.values()) == 1
+
+
+def _start_cli_run_until_first_save(
+    path: Path, server: FakeOpenAI, *, chunk_rows: int, concurrency: int
+) -> tuple[list[str], dict[str, str], subprocess.Popen]:
+    """``sheetai run`` in a child process, returned once it has saved its first chunk."""
+    env = {
+        **os.environ, "OPENAI_BASE_URL": server.base_url,
+        "SHEETAI_CHUNK_ROWS": str(chunk_rows), "SHEETAI_CHUNK_SECONDS": "0.2",
+    }  # fmt: skip
+    argv = [sys.executable, "-m", "sheetai", "run", str(path), "--json", "--yes"]
+    argv += ["--concurrency", str(concurrency)]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    before = path.stat().st_mtime_ns
+    deadline = time.monotonic() + 60
+    while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return argv, env, proc

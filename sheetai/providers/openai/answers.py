@@ -30,29 +30,34 @@ class Parsed:
     confidence: float | None = None
     confidence_from_logprobs: bool = False
     error: str = ""
+    # The completion holds no answer and asking again would only pay again: a refusal, an
+    # empty reply, an answer cut off at the token cap. The row fails with ``error``.
+    hopeless: bool = False
 
 
 def parse_completion(spec: AnswerSpec, data: dict[str, Any]) -> Parsed:
     """Validate a ``chat.completion`` body against the step's answer model."""
     usage = data.get("usage") or {}
-    choices = data.get("choices") or [{}]
-    choice = choices[0] or {}
-    message = choice.get("message") or {}
+    choices = data.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
     content = message.get("content") or ""
     parsed = Parsed(
-        content,
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
+        content if isinstance(content, str) else str(content),
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
     )
+    if not choice:
+        return _hopeless(parsed, "the server's reply held no answer (no choices)")
     if message.get("refusal"):
-        parsed.error = f"the model refused: {message['refusal']}"
-        return parsed
+        return _hopeless(parsed, f"the model refused: {message['refusal']}")
     try:
-        answer = spec.validate(content)
+        answer = spec.validate(parsed.content)
     except ValidationError as error:
-        parsed.error = error_text(error)
         if choice.get("finish_reason") == "length":
-            parsed.error = "the answer was cut off (max tokens); " + parsed.error
+            return _hopeless(parsed, _cut_off_text(parsed, usage))
+        parsed.error = error_text(error)
         return parsed
     parsed.values, parsed.reasoning, parsed.confidence = spec.cells(answer)
     if spec.step.task is Task.CLASSIFY:
@@ -61,6 +66,29 @@ def parse_completion(spec: AnswerSpec, data: dict[str, Any]) -> Parsed:
             parsed.confidence = probability
             parsed.confidence_from_logprobs = True
     return parsed
+
+
+def _hopeless(parsed: Parsed, why: str) -> Parsed:
+    parsed.error, parsed.hopeless = why, True
+    return parsed
+
+
+def _cut_off_text(parsed: Parsed, usage: dict[str, Any]) -> str:
+    details = usage.get("completion_tokens_details") or {}
+    thinking = _count(details.get("reasoning_tokens") if isinstance(details, dict) else 0)
+    # Short enough to fit a flag cell whole: the setting to change is the point.
+    where = f"the {parsed.tokens_out}-token limit" if parsed.tokens_out else "the token limit"
+    if not parsed.content.strip() and thinking:
+        return f"the model spent {where} reasoning; raise SHEETAI_OPENAI_MAX_OUTPUT_TOKENS"
+    return f"the answer was cut off at {where}; raise SHEETAI_OPENAI_MAX_OUTPUT_TOKENS"
+
+
+def _count(value: Any) -> int:
+    """A token count from a reply, 0 when missing or not a number."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def label_probability(logprobs: Any, content: str, label: str) -> float | None:

@@ -2,8 +2,9 @@
 
 ``gpt-4.1-mini`` and ``openai:gpt-4.1-mini`` go to OpenAI (or ``OPENAI_BASE_URL``: vLLM, Ollama,
 llama.cpp server); ``azure:DEPLOYMENT`` goes to Azure OpenAI; ``openai`` alone is
-``SHEETAI_OPENAI_DEFAULT_MODEL``. Keys are read from :class:`~sheetai.settings.Settings` only and
-never appear in a message: errors from the server are scrubbed of anything key-shaped.
+``SHEETAI_OPENAI_DEFAULT_MODEL`` and ``azure`` alone ``SHEETAI_AZURE_OPENAI_DEPLOYMENT``. Keys are
+read from :class:`~sheetai.settings.Settings` only and never appear in a message: errors from the
+server are scrubbed of the key in use and of anything key-shaped.
 """
 
 from __future__ import annotations
@@ -22,12 +23,19 @@ __all__ = ["Endpoint", "resolve_endpoint", "scrub", "async_client", "sync_client
 _KEYISH = re.compile(r"(sk-[A-Za-z0-9_*\-]{4,}|Bearer\s+\S+|api[-_ ]?key[=:]\s*\S+)", re.I)
 
 
-def scrub(text: str) -> str:
-    """Remove anything that looks like a key from a message.
+def scrub(text: str, secret: str | None = None) -> str:
+    """Remove the key in use, and anything else that looks like a key, from a message.
+
+    A server may echo the key back in any shape (Azure keys are bare hex), so the literal key
+    is removed first, whatever it looks like.
 
     >>> scrub("Incorrect API key provided: sk-proj-abc***xyz.")
     'Incorrect API key provided: [key hidden].'
+    >>> scrub("bad deployment for 0f3a9c2e1b7d", secret="0f3a9c2e1b7d")
+    'bad deployment for [key hidden]'
     """
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[key hidden]")
     return _KEYISH.sub("[key hidden]", text)
 
 
@@ -56,12 +64,8 @@ def resolve_endpoint(name: str, settings: Settings) -> Endpoint:
     """
     raw = name.strip()
     prefix, sep, rest = raw.partition(":")
-    azure = sep and prefix.casefold() == "azure"
-    model = rest.strip() if sep and prefix.casefold() in ("openai", "azure") else raw
-    if not model or model.casefold() == "openai":
-        model = settings.openai_default_model
-    if azure:
-        model = model or settings.azure_openai_deployment or ""
+    if prefix.strip().casefold() == "azure":
+        model = rest.strip() or settings.azure_openai_deployment or ""
         key = settings.azure_openai_api_key or settings.openai_api_key
         return Endpoint(
             raw,
@@ -70,6 +74,9 @@ def resolve_endpoint(name: str, settings: Settings) -> Endpoint:
             settings.azure_openai_endpoint,
             key.get_secret_value() if key else None,
         )
+    model = rest.strip() if sep and prefix.strip().casefold() == "openai" else raw
+    if not model or model.casefold() == "openai":
+        model = settings.openai_default_model
     key = settings.openai_api_key
     return Endpoint(
         raw, model, False, settings.openai_base_url, key.get_secret_value() if key else None
@@ -79,6 +86,11 @@ def resolve_endpoint(name: str, settings: Settings) -> Endpoint:
 def check_credentials(endpoint: Endpoint, step: str) -> None:
     """Raise a ProviderError naming the step and the setting to fix."""
     if endpoint.azure:
+        if not endpoint.model:
+            raise ProviderError(
+                f"step '{step}' uses Azure OpenAI but names no deployment: write "
+                "'azure:DEPLOYMENT' in the Model column, or set SHEETAI_AZURE_OPENAI_DEPLOYMENT."
+            )
         if not endpoint.base_url:
             raise ProviderError(
                 f"step '{step}' uses model '{endpoint.name}' on Azure OpenAI: set "

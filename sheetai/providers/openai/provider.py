@@ -7,6 +7,7 @@ rerun, another workbook with the same rows or a recalculated ``=AICLASSIFY()`` n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,10 @@ __all__ = ["OpenAIProvider", "BatchSubmission"]
 # Expected answer length (tokens) for estimates, and the cap sent as max_completion_tokens.
 _EXPECTED_OUT = {Task.CLASSIFY: 60, Task.SCORE: 60, Task.EXTRACT: 40, Task.GENERATE: 300}
 _MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERATE: 1500}
+# Reasoning models spend hidden, billed output tokens thinking before they answer, all within
+# max_completion_tokens: without room for that, an answer is cut off before it starts.
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)(?!.*-chat)", re.IGNORECASE)
+_THINKING_ROOM = 4000
 
 
 class BatchSubmission:
@@ -49,7 +54,7 @@ class OpenAIProvider(Provider):
         self.endpoint = resolve_endpoint(model, settings)
         overrides = settings.openai_prices
         self.price = price_for(self.endpoint.model, overrides)
-        if self.price is None and not self.endpoint.is_openai:
+        if self.price is None and not self.endpoint.is_openai and not self.endpoint.azure:
             self.price = (0.0, 0.0)  # a self-hosted server costs nothing per token
         self.stats = RunStats()
         self._cache: ResultCache | None = None
@@ -59,12 +64,13 @@ class OpenAIProvider(Provider):
     def check(self, step: Step) -> None:
         check_credentials(self.endpoint, step.name)
         if self.price is None:
+            where = "; an Azure deployment is priced by its name" if self.endpoint.azure else ""
             # An unknown price would make every estimate $0: no question asked, no cap applied.
             raise ProviderError(
                 f"step '{step.name}': sheetai has no price for model '{self.endpoint.model}', so "
                 "it cannot estimate or cap the cost. Add it to SHEETAI_OPENAI_PRICES, e.g. "
                 f"SHEETAI_OPENAI_PRICES='{{\"{self.endpoint.model}\": [2.0, 8.0]}}' (USD per "
-                "million input and output tokens)."
+                f"million input and output tokens{where})."
             )
         answer_spec(step)
 
@@ -123,11 +129,13 @@ class OpenAIProvider(Provider):
             throttle_limits=(rpm or self.settings.openai_rpm, tpm or self.settings.openai_tpm),
             concurrency=self._concurrency(concurrency),
             max_retries=self.settings.openai_max_retries,
-            max_output_tokens=_MAX_OUT[step.task],
+            max_output_tokens=self._max_out(step),
             price=self.price,
             expected_output_tokens=_expected_out(step, spec),
-            logprobs=self.settings.openai_logprobs,
+            logprobs=self.settings.openai_logprobs and not self.reasoning,
+            reasoning_effort=self._reasoning_effort,
             budget=budget,
+            secret=self.endpoint.api_key,
             stats=self.stats,
             keep=keep,
         )
@@ -173,10 +181,12 @@ class OpenAIProvider(Provider):
                 "model": self.endpoint.model,
                 "messages": messages(system, row.text),
                 "response_format": response_format,
-                "max_completion_tokens": _MAX_OUT[step.task],
+                "max_completion_tokens": self._max_out(step),
             }
-            if step.task is Task.CLASSIFY and self.settings.openai_logprobs:
+            if step.task is Task.CLASSIFY and self.settings.openai_logprobs and not self.reasoning:
                 body["logprobs"] = True
+            if self._reasoning_effort:
+                body["reasoning_effort"] = self._reasoning_effort
             bodies.append((row.key, body))
         client = sync_client(self.endpoint, self.settings)
         try:
@@ -228,6 +238,22 @@ class OpenAIProvider(Provider):
         if self._cache is None:
             self._cache = ResultCache.in_home(self.settings.home)
         return self._cache
+
+    @property
+    def reasoning(self) -> bool:
+        """A reasoning model (o-series, gpt-5): it thinks in billed, hidden output tokens and
+        returns no log-probabilities."""
+        return _REASONING_MODEL.match(self.endpoint.model) is not None
+
+    @property
+    def _reasoning_effort(self) -> str:
+        return self.settings.openai_reasoning_effort.strip() if self.reasoning else ""
+
+    def _max_out(self, step: Step) -> int:
+        """max_completion_tokens: the setting, else the task's cap plus room to think."""
+        if self.settings.openai_max_output_tokens:
+            return self.settings.openai_max_output_tokens
+        return _MAX_OUT[step.task] + (_THINKING_ROOM if self.reasoning else 0)
 
     def _concurrency(self, wanted: int | None) -> int:
         return max(1, wanted or self.settings.openai_concurrency)

@@ -42,6 +42,9 @@ _RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, he
 
 # A server asking for a longer pause than this is retried after this long anyway.
 _MAX_WAIT = 120.0
+# When the caller stops early (Ctrl-C, an error), requests already sent may finish for this
+# long: their answers go to the cache, so the next run does not pay for them again.
+DRAIN_SECONDS = 10.0
 
 
 @dataclass
@@ -70,6 +73,10 @@ class _Fatal(Exception):
     """The whole step cannot go on (bad key, unknown model)."""
 
 
+class _Drained(Exception):
+    """The caller stopped: a request not yet sent is not sent."""
+
+
 @dataclass
 class Runner:
     """Runs jobs for one step against one endpoint.
@@ -87,7 +94,9 @@ class Runner:
     price: tuple[float, float] | None
     expected_output_tokens: int
     logprobs: bool = True
+    reasoning_effort: str = ""  # sent when set (reasoning models only)
     budget: Budget | None = None
+    secret: str | None = None  # the key in use: removed from any message a server echoes
     stats: RunStats = field(default_factory=RunStats)
     # Called in the loop's thread with each answer before the caller can see it: answers kept
     # there (the cache) survive a kill even while the caller is busy saving the workbook.
@@ -99,6 +108,7 @@ class Runner:
         """Yield each row's result as it arrives; closing the iterator cancels the rest."""
         out: queue.Queue[Any] = queue.Queue()
         state: dict[str, Any] = {}
+        self._draining = False
         thread = threading.Thread(
             target=self._thread, args=(list(jobs), out, state), name="sheetai-openai", daemon=True
         )
@@ -112,6 +122,10 @@ class Runner:
                     raise item
                 yield item
         finally:
+            self._draining = True  # read by the loop's thread: no new request is sent
+            # A second Ctrl-C stops waiting for the answers in flight.
+            with contextlib.suppress(KeyboardInterrupt):
+                thread.join(timeout=DRAIN_SECONDS)
             loop, task = state.get("loop"), state.get("task")
             if loop is not None and task is not None and thread.is_alive():
                 # The thread may close its loop between the check and the call.
@@ -163,55 +177,94 @@ class Runner:
 
     async def _worker(self, client: Any, feed: Iterator[Job], out: queue.Queue[Any]) -> None:
         for job in feed:
+            if self._draining:
+                return
             if not self._learned.is_set():
                 # The first request goes alone: its headers tell the limits to pace at.
                 if self._probe_taken:
                     await self._learned.wait()
                 self._probe_taken = True
-            reserve = cost_usd(self.price, prompt_tokens(job.messages), self.expected_output_tokens)
-            if self.budget is not None and not self.budget.reserve(reserve):
+            if not self._reserve(job.messages):
                 # Never leave the others waiting for a probe that will not be sent.
                 self._learned.set()
                 return
-            spent = 0.0
             try:
                 result = await self._answer(client, job)
-                spent = result.cost_usd
             except _Fatal as fatal:
                 out.put(ProviderError(str(fatal)))
                 raise
+            except _Drained:
+                return
+            except Exception as error:  # a reply nobody foresaw: this row fails, the run goes on
+                result = RowResult.failure(
+                    job.keys[0],
+                    len(self.spec.value_keys),
+                    f"unexpected {type(error).__name__}: {self._scrub(str(error))[:100]}",
+                )
             finally:
-                if self.budget is not None:
-                    self.budget.settle(reserve, spent)
                 self._learned.set()
             if self.keep is not None:
                 self.keep(result)
             out.put(result)
 
+    def _reserve(self, messages: list[dict[str, Any]]) -> bool:
+        """Hold the worst case of one request (its prompt and a full-length answer) against
+        the budget; False when it does not fit."""
+        if self.budget is None:
+            return True
+        worst = cost_usd(self.price, prompt_tokens(messages), self.max_output_tokens)
+        return self.budget.reserve(worst)
+
+    def _settle(self, messages: list[dict[str, Any]], spent: float) -> None:
+        if self.budget is not None:
+            worst = cost_usd(self.price, prompt_tokens(messages), self.max_output_tokens)
+            self.budget.settle(worst, spent)
+
     async def _answer(self, client: Any, job: Job) -> RowResult:
+        """The row's result; every request in it was reserved against the budget first (the
+        first by the worker) and is settled with its real cost here."""
         messages = list(job.messages)
         tokens_in = tokens_out = 0
         attempt = 0
         reasked = False
         while True:
-            response = await self._send(client, messages, attempt)
+            try:
+                response = await self._send(client, messages, attempt)
+            except BaseException:
+                self._settle(messages, 0.0)
+                raise
             if isinstance(response, str):  # gave up: the reason
+                self._settle(messages, 0.0)
                 result = RowResult.failure(job.keys[0], len(self.spec.value_keys), response)
                 result.tokens = tokens_in + tokens_out
                 result.cost_usd = cost_usd(self.price, tokens_in, tokens_out)
                 return result
-            parsed = parse_completion(self.spec, response)
+            try:
+                parsed = parse_completion(self.spec, response)
+            except Exception:
+                self._settle(messages, 0.0)
+                raise
+            self._settle(messages, cost_usd(self.price, parsed.tokens_in, parsed.tokens_out))
             tokens_in += parsed.tokens_in
             tokens_out += parsed.tokens_out
             cost = cost_usd(self.price, tokens_in, tokens_out)
+            if parsed.hopeless:
+                result = RowResult.failure(job.keys[0], len(self.spec.value_keys), parsed.error)
+                result.reasoning = parsed.content[:2000]
+                result.tokens = tokens_in + tokens_out
+                result.cost_usd = cost
+                return result
             if parsed.values is None and not reasked:
                 reasked = True
-                self.stats.reasked += 1
-                messages += [
+                retry = [
+                    *messages,
                     {"role": "assistant", "content": parsed.content},
                     reask_message(parsed.error),
                 ]
-                continue
+                if self._reserve(retry):  # the re-ask is a request like any other
+                    self.stats.reasked += 1
+                    messages = retry
+                    continue
             if parsed.values is None:
                 return RowResult(
                     key=job.keys[0],
@@ -240,6 +293,8 @@ class Runner:
         tokens = prompt_tokens(messages) + self.max_output_tokens
         while True:
             await self.throttle.acquire(tokens)
+            if self._draining:
+                raise _Drained
             self.stats.requests += 1
             wait: float | None
             try:
@@ -270,9 +325,10 @@ class Runner:
                     self.logprobs = False  # a server without log-probabilities
                     continue
                 elif status in (401, 403, 404):
-                    raise _Fatal(_fatal_text(status, self.model, error)) from None
+                    message = self._scrub(str(error.message))
+                    raise _Fatal(_fatal_text(status, self.model, message)) from None
                 else:
-                    return f"request rejected ({status}): {scrub(str(error.message))[:150]}"
+                    return f"request rejected ({status}): {self._scrub(str(error.message))[:150]}"
             except openai.APITimeoutError:
                 wait, reason = _backoff(attempt), "timed out"
             except openai.APIConnectionError:
@@ -280,7 +336,11 @@ class Runner:
             else:
                 if not self.throttle.learned or self.stats.requests % 200 == 0:
                     self.throttle.learn(raw.headers)
-                return json.loads(raw.content)
+                body = _json_object(raw.content)
+                if body is not None:
+                    return body
+                # A proxy's error page, an empty body: the request may well succeed again.
+                wait, reason = _backoff(attempt), "the server's reply was not JSON (HTTP 200)"
             self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
             attempt += 1
             if attempt > self.max_retries:
@@ -298,7 +358,12 @@ class Runner:
         }
         if self.logprobs and self.spec.value_keys == ["label"]:
             body["logprobs"] = True
+        if self.reasoning_effort:
+            body["reasoning_effort"] = self.reasoning_effort
         return body
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self.secret)
 
     @property
     def _format(self) -> dict[str, Any]:
@@ -330,7 +395,20 @@ def _backoff(attempt: int) -> float:
     return min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
 
 
-def _fatal_text(status: int, model: str, error: Any) -> str:
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    """The reply's JSON object, or None when it is not one.
+
+    >>> _json_object(b'{"a": 1}'), _json_object(b"<html>"), _json_object(b"[]")
+    ({'a': 1}, None, None)
+    """
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _fatal_text(status: int, model: str, message: str) -> str:
     if status == 401:
         return (
             "the server refused the API key (401). Check OPENAI_API_KEY (or "
@@ -341,4 +419,4 @@ def _fatal_text(status: int, model: str, error: Any) -> str:
             f"model '{model}' was not found (404): check the Model column, or "
             "OPENAI_BASE_URL / the Azure deployment name."
         )
-    return f"access denied ({status}): {scrub(str(error.message))[:150]}"
+    return f"access denied ({status}): {message[:150]}"

@@ -111,6 +111,19 @@ def parse_score_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def whole_number_scores(text: str, low: float, high: float) -> bool:
+    """Whether a score range asks for whole numbers: whole bounds written without a decimal
+    point, more than one apart (``0..1`` as whole numbers would only allow 0 or 1).
+
+    >>> whole_number_scores("1-5", 1.0, 5.0), whole_number_scores("0..1", 0.0, 1.0)
+    (True, False)
+    >>> whole_number_scores("0.0 to 10.0", 0.0, 10.0)
+    False
+    """
+    written_decimal = re.search(r"\d\.\d", text) is not None
+    return low.is_integer() and high.is_integer() and high - low > 1 and not written_decimal
+
+
 def _python_type(field: FieldSpec) -> Any:
     if field.kind == "choice":
         return Literal[field.choices]  # type: ignore[valid-type]
@@ -193,7 +206,7 @@ def answer_spec(step: Step) -> AnswerSpec:
                 f"step '{step.name}': Labels of a score step must be a range such as '1-5' or "
                 f"'0 to 100' (blank means 1-5), not '{step.labels_text}'."
             ) from None
-        kind: Any = int if low.is_integer() and high.is_integer() else float
+        kind: Any = int if whole_number_scores(step.labels_text, low, high) else float
         bounds = (int(low), int(high)) if kind is int else (low, high)
         model = create_model(
             "Score",
