@@ -45,34 +45,65 @@ class Batches:
         by_key: dict[str, list[RowPlan]],
         summary: StepSummary,
     ) -> list[RowResult]:
-        """Upload the rows as batches, mark them ``BATCH_PENDING``; return cached answers."""
+        """Upload the rows as batches, mark them ``BATCH_PENDING``; return cached answers.
+
+        Rows go in while their estimate fits under the run's cost cap (``--max-cost``); the
+        rest stay planned and the step ends with status ``cost_cap``. Each batch is recorded
+        and saved as soon as it exists: a Ctrl-C, SIGTERM or crash during a long upload never
+        loses a batch already billed.
+        """
         submit = getattr(provider, "submit_batch", None)
         if submit is None:
             raise ProviderError(
                 f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
             )
-        submission = submit(run_step(step), unique)
-        batches = self.run.state.extras.setdefault("batches", [])
-        records = self.run._records(step)
+        recorded: set[str] = set()
+
+        def record(batch_id: str, keys: list[str]) -> None:
+            self._record(step, grid, cols, by_key, summary, batch_id, keys)
+            recorded.add(batch_id)
+            # Batch ids are money already committed: they reach the state tab at once.
+            self.run.writer.commit()
+
+        budget = self.run.budget
+        submission = submit(run_step(step), unique, budget=budget, on_batch=record)
         for batch_id, keys in submission.batches.items():
-            batches.append({"id": batch_id, "step": step.name, "model": run_step(step).model})
-            summary.batch_ids.append(batch_id)
-            count = len(step.output_columns().values)
-            outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
-            for key in keys:
-                # Under the normalised name, as every record is: else the next run misses it.
-                records[key] = StateRecord(
-                    norm_header(step.name), key, "pending", list(outputs), utc_now()
-                )
-                for row_plan in by_key.get(key, []):
-                    self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
-                    summary.batch_pending += 1
-        summary.planned -= summary.batch_pending
+            if batch_id not in recorded:
+                record(batch_id, keys)
         if submission.problem:
             self.run.summary.messages.append(submission.problem)
-        # Batch ids are money already committed: they reach the state tab at once.
-        self.run.writer.commit()
+        if budget.exhausted and summary.status == "done":
+            # As a live run reports it; the provider's message says how far the cap let it go.
+            summary.status = self.run.summary.status = "cost_cap"
         return list(submission.cached)
+
+    def _record(
+        self,
+        step: Step,
+        grid: Grid,
+        cols: StepColumns,
+        by_key: dict[str, list[RowPlan]],
+        summary: StepSummary,
+        batch_id: str,
+        keys: list[str],
+    ) -> None:
+        """Mark one batch's rows ``BATCH_PENDING`` and keep its id in the state's extras."""
+        self.run.state.extras.setdefault("batches", []).append(
+            {"id": batch_id, "step": step.name, "model": run_step(step).model}
+        )
+        summary.batch_ids.append(batch_id)
+        count = len(step.output_columns().values)
+        outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
+        records = self.run._records(step)
+        for key in keys:
+            # Under the normalised name, as every record is: else the next run misses it.
+            records[key] = StateRecord(
+                norm_header(step.name), key, "pending", list(outputs), utc_now()
+            )
+            for row_plan in by_key.get(key, []):
+                self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
+                summary.batch_pending += 1
+                summary.planned -= 1
 
     def collect(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> bool:
         """Write the results of this step's ended batches; True while some are still running."""

@@ -15,6 +15,7 @@ from typing import Any
 from ..backends.base import Backend, CellBlock, Grid
 from ..config_tab import parse_config
 from ..errors import RunInterrupted
+from ..interrupts import interrupts_held
 from ..providers.base import Budget, Provider, RowInput, RowResult
 from ..providers.registry import get_provider
 from ..settings import Settings
@@ -29,7 +30,6 @@ from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged
 from .plan import Category, RowPlan, StepPlan, plan_rows, row_input
 from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
-from .signals import signals_held
 from .summary import RunSummary, StepSummary, add_counts, from_plan
 from .writer import ChunkWriter
 
@@ -188,9 +188,12 @@ class _Sync:
                 unique = unique[: self.options.preview]
                 summary.planned = len(unique)
             answering = run_step(step)
-            estimate = self._provider(step).estimate(answering, [row_input(r) for r in unique])
+            provider = self._provider(step)
+            estimate = provider.estimate(answering, [row_input(r) for r in unique])
             summary.tokens = estimate.tokens
             summary.estimated_cost_usd = estimate.cost_usd
+            if self.options.batch and self.options.preview is None and _batches(provider):
+                summary.estimated_cost_usd /= 2  # what the Batch API charges
             summary.status = "planned"
             for row_plan in plan.to_run():
                 grid_set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
@@ -301,7 +304,7 @@ class _Sync:
         outputs = compose_outputs(step, result)
         # Record, cells and counts change together: Ctrl-C or SIGTERM waits for the end of the
         # block, so what is saved on the way out always matches the summary and the state.
-        with signals_held():
+        with interrupts_held():
             self._records(step)[result.key] = StateRecord(
                 norm_header(step.name), result.key, result.status, outputs, utc_now()
             )
@@ -431,3 +434,8 @@ class _Sync:
             blocks.append(CellBlock(LOG_TAB, 1, 1, [LOG_HEADERS]))
         blocks.append(CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows))
         self.backend.write(blocks)
+
+
+def _batches(provider: Provider) -> bool:
+    """Whether ``--batch`` sends this provider's rows to a Batch API (at half price)."""
+    return callable(getattr(provider, "submit_batch", None))

@@ -61,7 +61,9 @@ class Budget:
     """A cap on what a run may spend, shared by its steps; thread-safe.
 
     A provider reserves a request's estimated cost before sending it and settles it with the
-    real cost after; once spent + reserved would pass the cap, no new request starts.
+    real cost after; once spent + reserved would pass the cap, no new request starts. A batch
+    submission holds each row's estimate at the Batch API's price and settles what it
+    submitted as spent: its real cost is known only when the batch ends.
     """
 
     def __init__(self, cap_usd: float | None) -> None:
@@ -79,6 +81,30 @@ class Budget:
                 return False
             self.reserved_usd += usd
             return True
+
+    def reserve_leading(self, costs: Sequence[float]) -> int:
+        """Hold the first ``costs`` in order while they fit; return how many were held.
+
+        The first cost that does not fit stops it (later, cheaper ones are not picked out of
+        order), so the rows left are a tail a later run takes up in order.
+
+        >>> budget = Budget(1.0)
+        >>> budget.reserve_leading([0.4, 0.4, 0.4, 0.1]), budget.exhausted
+        (2, True)
+        >>> Budget(None).reserve_leading([5.0, 5.0])
+        2
+        """
+        with self._lock:
+            held = 0
+            for usd in costs:
+                if self.cap_usd is not None and (
+                    self.spent_usd + self.reserved_usd + usd > self.cap_usd
+                ):
+                    self.exhausted = True
+                    break
+                self.reserved_usd += usd
+                held += 1
+            return held
 
     def settle(self, reserved: float, actual: float) -> None:
         with self._lock:

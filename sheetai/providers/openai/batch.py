@@ -3,26 +3,45 @@
 ``submit`` writes the requests as JSONL (``custom_id`` = the row's key), uploads the file and
 creates one batch per 50,000 requests (or ~190 MB); ``collect`` reads a batch's output and
 error files once it has ended. Answers are parsed exactly as live answers are.
+
+A created batch is billed, so its id must never be lost: ``submit`` hands each batch to the
+caller the moment it exists, and Ctrl-C or SIGTERM wait while a batch is being created and
+handed over (an upload, the slow part, stops at once).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...interrupts import interrupts_held
 from ..base import RowResult
 from .answers import parse_completion
 from .pricing import cost_usd
 from .schema import AnswerSpec
 
-__all__ = ["MAX_LINES", "MAX_BYTES", "BatchOutcome", "split_lines", "submit", "collect"]
+__all__ = [
+    "MAX_LINES",
+    "MAX_BYTES",
+    "BatchOutcome",
+    "OnBatch",
+    "PartialSubmitError",
+    "split_lines",
+    "submit",
+    "collect",
+]
 
 MAX_LINES = 50_000
 MAX_BYTES = 190_000_000
 ENDED = ("completed", "failed", "expired", "cancelled")
+# A file whose batch was not made is deleted on the way out of an interrupt: do not hang there.
+_CLEANUP_TIMEOUT_S = 10.0
+
+#: Called with ``(batch id, custom ids)`` as soon as a batch exists.
+OnBatch = Callable[[str, list[str]], None]
 
 
 @dataclass
@@ -69,13 +88,19 @@ def submit(
     bodies: Sequence[tuple[str, dict[str, Any]]],
     step: str,
     url: str = "/v1/chat/completions",
+    on_batch: OnBatch | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Upload ``(custom_id, request body)`` pairs as batches; return ``(batch id, custom ids)``.
 
     ``url`` is the endpoint each line is sent to: Azure OpenAI documents ``/chat/completions``.
+    ``on_batch`` records each batch as soon as it is created. Ctrl-C and SIGTERM wait from
+    the moment the batch is requested until ``on_batch`` returns (at most the request's
+    timeout plus ``on_batch``'s own time, so keep it short); an exception from it is not caught.
 
     Raises:
         PartialSubmitError: a request failed; ``created`` lists the batches made before it.
+        KeyboardInterrupt: Ctrl-C or SIGTERM; every batch created before it went to
+            ``on_batch``, and an uploaded file no batch reads was deleted (best effort).
     """
     keys = [key for key, _ in bodies]
     lines = [
@@ -91,24 +116,38 @@ def submit(
     for number, group in enumerate(split_lines(lines), 1):
         group_keys = keys[start : start + len(group)]
         start += len(group)
-        upload = None
+        upload = batch = None
         try:
             upload = client.files.create(
                 file=(f"sheetai-{number}.jsonl", b"".join(group)), purpose="batch"
             )
-            batch = client.batches.create(
-                input_file_id=upload.id,
-                endpoint=url,
-                completion_window="24h",
-                metadata={"sheetai_step": step[:500]},
-            )
-        except Exception as error:  # the SDK's errors; the caller translates them
+            # The server may create the batch before its answer reaches us: an interrupt
+            # while waiting for it would lose a billed batch. It waits until noted instead.
+            with interrupts_held():
+                batch = client.batches.create(
+                    input_file_id=upload.id,
+                    endpoint=url,
+                    completion_window="24h",
+                    metadata={"sheetai_step": step[:500]},
+                )
+                created.append((batch.id, group_keys))
+                if on_batch is not None:
+                    on_batch(batch.id, group_keys)
+        except BaseException as error:
+            if batch is not None:  # on_batch failed, or the interrupt held back arrived
+                raise
             if upload is not None:  # no batch will ever read it: do not leave it in storage
-                with contextlib.suppress(Exception):
-                    client.files.delete(upload.id)
-            raise PartialSubmitError(created, error) from error
-        created.append((batch.id, group_keys))
+                _delete_quietly(client, upload.id)
+            if isinstance(error, Exception):  # the SDK's errors; the caller translates them
+                raise PartialSubmitError(created, error) from error
+            raise
     return created
+
+
+def _delete_quietly(client: Any, file_id: str) -> None:
+    # A second Ctrl-C here only cuts the clean-up short: the first is on its way out anyway.
+    with contextlib.suppress(Exception, KeyboardInterrupt):
+        client.with_options(timeout=_CLEANUP_TIMEOUT_S).files.delete(file_id)
 
 
 def collect(
@@ -156,7 +195,8 @@ def _line_result(
             key=key,
             values=[None] * values,
             reasoning=parsed.content[:2000],
-            status="invalid",
+            # A refusal or a cut-off answer says why in the flag, as in a live run.
+            status="failed" if parsed.hopeless else "invalid",
             error=parsed.error,
             tokens=tokens,
             cost_usd=cost,

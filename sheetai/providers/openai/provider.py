@@ -161,8 +161,21 @@ class OpenAIProvider(Provider):
 
     # -- the Batch API
 
-    def submit_batch(self, step: Step, rows: Sequence[RowInput]) -> BatchSubmission:
-        """Answer cached rows now; upload the rest as batches (half price, within 24 h)."""
+    def submit_batch(
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        *,
+        budget: Budget | None = None,
+        on_batch: batch_api.OnBatch | None = None,
+    ) -> BatchSubmission:
+        """Answer cached rows now; upload the rest as batches (half price, within 24 h).
+
+        With a ``budget``, rows go in, in order, while their estimates (:meth:`estimate`'s, at
+        the Batch API's half price) fit under its cap; the rest are left for a later run and
+        ``problem`` says so. ``on_batch`` hears of each batch the moment it is created, so a
+        Ctrl-C or SIGTERM in the middle of the upload loses none (it propagates afterwards).
+        """
         self.check(step)
         spec = answer_spec(step)
         system = system_prompt(spec)
@@ -174,6 +187,22 @@ class OpenAIProvider(Provider):
         todo = [r for r in rows if keys[r.key] not in known]
         if not todo:
             return BatchSubmission(cached, {})
+        base, out = estimate_tokens(system) + 8, _expected_out(step, spec)
+        costs = [cost_usd(self.price, base + estimate_tokens(r.text), out, True) for r in todo]
+        held = budget.reserve_leading(costs) if budget is not None else len(todo)
+        reserved = sum(costs[:held])
+        capped = ""
+        if budget is not None and held < len(todo):
+            capped = (
+                f"step '{step.name}': stopped submitting at the cost cap ${budget.cap_usd:.4f}: "
+                f"{held} of {len(todo)} rows went into batches (estimated ${reserved:.4f} at the "
+                f"Batch API's half price); the other {len(todo) - held} were not submitted and "
+                "stay planned: run again with a higher --max-cost to submit them."
+            )
+        cost_of = {r.key: c for r, c in zip(todo, costs, strict=True)}
+        todo = todo[:held]
+        if not todo:
+            return BatchSubmission(cached, {}, capped)
         response_format = spec.response_format()
         bodies = []
         for row in todo:
@@ -188,25 +217,35 @@ class OpenAIProvider(Provider):
             if self._reasoning_effort:
                 body["reasoning_effort"] = self._reasoning_effort
             bodies.append((row.key, body))
+        created: dict[str, list[str]] = {}
+
+        def note(batch_id: str, ids: list[str]) -> None:
+            created[batch_id] = ids
+            if on_batch is not None:
+                on_batch(batch_id, ids)
+
         client = sync_client(self.endpoint, self.settings)
         try:
             url = "/chat/completions" if self.endpoint.azure else "/v1/chat/completions"
-            created = batch_api.submit(client, bodies, step.name, url)
+            batch_api.submit(client, bodies, step.name, url, note)
         except batch_api.PartialSubmitError as partial:
             reason = type(partial.cause).__name__
-            if not partial.created:
+            if not created:
                 raise ProviderError(
                     f"step '{step.name}': the batch could not be created ({reason})."
                 ) from partial.cause
             # Some batches exist (and will be billed): hand them over so they are tracked.
-            note = (
-                f"step '{step.name}': {len(partial.created)} batch(es) created, then creating "
+            failed = (
+                f"step '{step.name}': {len(created)} batch(es) created, then creating "
                 f"the next failed ({reason}); the rows not submitted run on the next run."
             )
-            return BatchSubmission(cached, dict(partial.created), note)
+            return BatchSubmission(cached, created, " ".join(filter(None, (failed, capped))))
         finally:
             client.close()
-        return BatchSubmission(cached, dict(created))
+            if budget is not None:
+                # What was submitted is committed (billed as its batch ends); the rest is free.
+                budget.settle(reserved, sum(cost_of[k] for ids in created.values() for k in ids))
+        return BatchSubmission(cached, created, capped)
 
     def collect_batch(
         self, step: Step, batch_id: str, rows: Mapping[str, RowInput]
