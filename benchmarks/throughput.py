@@ -1,6 +1,6 @@
 """Throughput of the OpenAI provider against FakeOpenAI running as its own process.
 
-    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|all]
+    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|azure|all]
 
 For each scenario it prints rows/s, the ceiling ``min(RPM/60, TPM/60/tokens_per_row,
 concurrency/latency)``, their ratio, the 429s seen, rows lost, and client CPU ms per row (this
@@ -12,6 +12,10 @@ and counts it against the limits, as OpenAI counts failed requests), so with fau
 can beat ``rows / requests`` of the ceiling: with 5 % of requests failing that is 0.95 at best.
 ``attainable`` is that ceiling scaled by rows/requests, and ``ratio_to_attainable`` how close
 the run came to it.
+
+``azure`` is a server that sends no ``x-ratelimit-limit-*`` header, only
+``x-ratelimit-remaining-*`` (as Azure OpenAI does): the client must infer the limits. It runs
+more tokens than one minute allows, so a client that does not pace meets 429s.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ SCENARIOS = {
     "requests": ({"rpm": 3000}, 1500),
     "tokens": ({"rpm": 100_000, "tpm": 600_000}, 700),
     "faults": ({"rpm": 3000, "fault_rate": 0.05}, 1500),
+    "azure": ({"rpm": 1200, "tpm": 400_000, "rate_headers": "remaining"}, 1200),
 }
 MAX_OUT = 300  # the provider's max_completion_tokens for classify
 

@@ -24,7 +24,9 @@ plus ``max_completion_tokens`` or ``max_tokens`` when the request sets one, else
 ``completion_tokens`` of the answer it gets. Rejected requests are not counted. Chat responses
 (200, 429 and 500 alike) carry OpenAI's ``x-ratelimit-*`` headers; ``reset-*`` is reported as
 OpenAI's token bucket would (used / limit x 60 s), while a 429's ``retry-after`` /
-``retry-after-ms`` is the exact wait until the window admits the request.
+``retry-after-ms`` is the exact wait until the window admits the request. ``rate_headers``
+trims them to what other servers send: ``"remaining"`` keeps only ``x-ratelimit-remaining-*``
+(Azure OpenAI), ``"none"`` drops them all (vLLM, Ollama); a 429 still carries ``retry-after``.
 
 ``GET /_fake/stats``, ``POST /_fake/reset`` and ``POST /_fake/config`` (``{"fault_rate": 0.1}``,
 ``{"fail_next": [3, 429, 0.5]}``, ``{"fail_batches": [1, 500, 1]}``) control a server running as
@@ -390,6 +392,7 @@ class FakeOpenAI:
         answer: ``answer(request_body) -> dict | str``; a dict is sent as compact JSON.
         api_key: when set, requests must carry ``Authorization: Bearer <api_key>``.
         record_bodies: keep every chat request body in ``chat_bodies``.
+        rate_headers: ``"all"``, ``"remaining"`` or ``"none"`` (see the module docstring).
         port: 0 picks a free port.
     """
 
@@ -413,6 +416,7 @@ class FakeOpenAI:
         api_key: str | None = None,
         record_bodies: bool = True,
         port: int = 0,
+        rate_headers: str = "all",
     ) -> None:
         self.rpm, self.tpm = rpm, tpm
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
@@ -422,6 +426,7 @@ class FakeOpenAI:
         self.batch_delay_s, self.batch_fail_rate = batch_delay_s, batch_fail_rate
         self.answer, self.api_key, self.record_bodies = answer, api_key, record_bodies
         self.port = port
+        self.rate_headers = rate_headers
         self.rng = random.Random(seed)
         self._forced: deque[tuple[int, float]] = deque()
         self._batch_faults: deque[int] = deque()  # per POST .../batches: 0 creates, else status
@@ -671,6 +676,12 @@ class FakeOpenAI:
             with self._lock:
                 self.in_flight -= 1
 
+    def _rate_headers(self, now: float) -> dict[str, str]:
+        headers = self._window.headers(self.rpm, self.tpm, now)
+        if self.rate_headers == "remaining":
+            return {k: v for k, v in headers.items() if k.startswith("x-ratelimit-remaining-")}
+        return headers if self.rate_headers == "all" else {}
+
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
 
@@ -678,7 +689,7 @@ class FakeOpenAI:
         now = time.monotonic()
         user = "\n".join(_user_texts(body))
         markers = {m for m in MARKERS if m in user} if "__FAULT_" in user else set()
-        headers = self._window.headers(self.rpm, self.tpm, now)
+        headers = self._rate_headers(now)
         forced = self._forced.popleft() if self._forced else None
         if "__FAULT_NOCREDIT__" in markers:  # OpenAI's answer when the account is out of credit
             return _error(
@@ -707,7 +718,7 @@ class FakeOpenAI:
         except Exception as exc:  # a broken answer function should fail the test loudly
             return _error(500, f"answer function failed: {exc!r}", "server_error", headers=headers)
         verdict = self._window.admit(cost, self.rpm, self.tpm, now)
-        headers = self._window.headers(self.rpm, self.tpm, now)
+        headers = self._rate_headers(now)
         if verdict:
             return self._rate_limited(body, verdict, headers, cost)
         delay = self.latency_ms + (self.rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
@@ -1142,7 +1153,7 @@ _CLI_OPTIONS = {
     "rpm": int, "tpm": int, "latency_ms": float, "jitter_ms": float, "fault_rate": float,
     "bad_json_rate": float, "bad_schema_rate": float, "hang_rate": float, "hang_seconds": float,
     "marker_retry_after_s": float, "batch_delay_s": float, "batch_fail_rate": float,
-    "seed": int, "api_key": str,
+    "seed": int, "api_key": str, "rate_headers": str,
 }  # fmt: skip
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,23 +5,58 @@ at most ``BURST`` of a minute's allowance. In any 60 s a client then sends at mo
 ``(HEADROOM + BURST) x limit`` < the limit, which keeps it under both a sliding-window limiter
 and OpenAI's token bucket (which also enforces limits over shorter periods). Callers queue on
 one lock, so only the caller at the head of the queue sleeps: CPU stays flat however many rows
-wait. Limits come from the caller, else from the ``x-ratelimit-limit-*`` headers of responses.
+wait.
+
+Where each limit comes from, first match wins; a limit the user sets caps all of them:
+
+1. ``x-ratelimit-limit-requests`` / ``-tokens`` (OpenAI): the server names its limits, and
+   they are adopted as they are.
+2. ``x-ratelimit-remaining-*`` alone (Azure OpenAI sends no limit and no reset header): the
+   limit is *inferred* as what remains plus what this throttle admitted in the last 60 s,
+   refreshed with every response. Both counts cover the same sliding minute, so the sum is the
+   limit for a per-minute window; for a shorter window (Azure counts requests over 1-10 s) it
+   comes out lower than the real limit, which is the safe side, and climbs as traffic flows.
+3. Nothing (vLLM, Ollama): no pacing at all.
+
+While the server names no limit (2 and 3), a 429 also lowers the pace: to ``BACKOFF`` of the
+rate the server accepted over the last minute (the time it asks us to wait included), which
+then recovers by ``RECOVERY`` of that level per minute until the next 429 (multiplicative
+decrease, additive increase). The 429s of one burst count as one event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 
-__all__ = ["Throttle", "HEADROOM", "BURST", "parse_limit"]
+__all__ = [
+    "BACKOFF",
+    "BURST",
+    "HEADROOM",
+    "RECOVERY",
+    "WINDOW_S",
+    "Throttle",
+    "parse_limit",
+    "parse_remaining",
+]
 
 HEADROOM = 0.97
 BURST = 0.02
+WINDOW_S = 60.0  # the period of a per-minute limit, over which admitted requests are counted
+BACKOFF = 0.7  # after a 429 from a server that names no limit: this fraction of what it took
+RECOVERY = 0.1  # ... then this fraction of that level more per minute
 _UNLIMITED = 100_000_000  # servers without limits report huge numbers
 # Each wake-up of the loop costs ~0.1 ms CPU here: sleeping at least this long lets one wake-up
 # admit several requests. It loses no throughput, since the buckets hold 1.2 s of refill.
 _MIN_SLEEP = 0.1
+# A 429 before the pause that a 429 started is over, or this long after, belongs to the same
+# event: it was sent before the pace was lowered, so it says nothing about the new pace.
+_HOLD_S = 1.0
+_REFRESH_S = 1.0  # how often a recovering pace is raised
+_KINDS = ("requests", "tokens")
 
 
 def parse_limit(value: str | None) -> int | None:
@@ -37,13 +72,27 @@ def parse_limit(value: str | None) -> int | None:
     return limit if limit is not None and 0 < limit < _UNLIMITED else None
 
 
+def parse_remaining(value: str | None) -> int | None:
+    """An ``x-ratelimit-remaining-*`` header as a number; None when absent, unparsable,
+    negative (Azure's Responses API has sent -1) or unlimited.
+
+    >>> parse_remaining("79"), parse_remaining("0"), parse_remaining("-1"), parse_remaining(None)
+    (79, 0, None, None)
+    """
+    try:
+        remaining = int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+    return remaining if remaining is not None and 0 <= remaining < _UNLIMITED else None
+
+
 class _Bucket:
-    def __init__(self, per_minute: int, now: float) -> None:
+    def __init__(self, per_minute: float, now: float) -> None:
         self.set_limit(per_minute)
         self.level = self.capacity
         self.stamp = now
 
-    def set_limit(self, per_minute: int) -> None:
+    def set_limit(self, per_minute: float) -> None:
         self.per_minute = per_minute
         self.rate = per_minute * HEADROOM / 60.0
         self.capacity = max(1.0, per_minute * BURST)
@@ -65,6 +114,7 @@ class Throttle:
         rpm: requests per minute; None until learned (or unlimited).
         tpm: tokens per minute; None until learned (or unlimited).
         clock: a monotonic clock (tests may pass their own).
+        sleep: the coroutine that waits (tests pass one that moves their clock).
     """
 
     def __init__(
@@ -72,30 +122,46 @@ class Throttle:
         rpm: int | None = None,
         tpm: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.clock = clock
+        self._sleep = sleep
         now = clock()
         self.configured = (rpm, tpm)
         self.requests = _Bucket(rpm, now) if rpm else None
         self.tokens = _Bucket(tpm, now) if tpm else None
+        # False while a limit is inferred: the caller then passes every response's headers.
         self.learned = False
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.waited_s = 0.0
+        self._named: set[str] = set()  # kinds whose limit the server names (even as unlimited)
+        self._inferred: dict[str, float] = {}
+        # What was admitted in the last WINDOW_S, oldest first: (when, tokens).
+        self._sent: deque[tuple[float, int]] = deque()
+        self._sent_tokens = 0
+        self._started: float | None = None
+        # After a 429: per kind, the lowered limit, raised again from ``_recover_from``.
+        self._cuts: dict[str, float] = {}
+        self._recover_from = 0.0
+        self._hold_until = -math.inf
+        self._next_refresh = math.inf
 
     @property
     def rpm(self) -> int | None:
-        return self.requests.per_minute if self.requests else None
+        return round(self.requests.per_minute) if self.requests else None
 
     @property
     def tpm(self) -> int | None:
-        return self.tokens.per_minute if self.tokens else None
+        return round(self.tokens.per_minute) if self.tokens else None
 
     async def acquire(self, tokens: int) -> None:
         """Wait until one request of ``tokens`` tokens may be sent, then count it."""
         async with self._lock:
             while True:
                 now = self.clock()
+                if now >= self._next_refresh:
+                    self._apply(now)
                 wait = self._paused_until - now
                 for bucket, amount in ((self.requests, 1), (self.tokens, tokens)):
                     if bucket is not None:
@@ -105,15 +171,27 @@ class Throttle:
                     break
                 wait = max(wait, _MIN_SLEEP)
                 self.waited_s += wait
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             if self.requests is not None:
                 self.requests.level -= 1
             if self.tokens is not None:
                 self.tokens.level -= tokens
+            if self._started is None:
+                self._started = now
+            self._sent.append((now, tokens))
+            self._sent_tokens += tokens
+            self._expire(now)
 
     def pause(self, seconds: float) -> None:
-        """Hold every request for ``seconds`` (after a 429: the server knows better than us)."""
+        """Hold every request for ``seconds`` (after a 429: the server knows better than us).
+
+        Unless the server names its limits, the pace is lowered too (once per burst of 429s).
+        """
         now = self.clock()
+        if self._sent:  # the refused request does not count against the limit
+            self._sent_tokens -= self._sent.pop()[1]
+        if not self._named and now >= self._hold_until:
+            self._cut(now, seconds)
         self._paused_until = max(self._paused_until, now + seconds)
         for bucket in (self.requests, self.tokens):
             if bucket is not None:
@@ -121,16 +199,106 @@ class Throttle:
                 bucket.level = min(bucket.level, 0.0)
 
     def learn(self, headers: Mapping[str, str]) -> None:
-        """Adopt the server's limits; a limit set by the user wins when it is lower."""
+        """Adopt the limits the server names, else infer them from what it says remains.
+
+        A limit set by the user wins when it is lower.
+        """
         now = self.clock()
-        self.learned = True
-        for name, configured in zip(("requests", "tokens"), self.configured, strict=True):
-            server = parse_limit(headers.get(f"x-ratelimit-limit-{name}"))
-            if server is None:
+        inferring = False
+        for name, configured in zip(_KINDS, self.configured, strict=True):
+            named = headers.get(f"x-ratelimit-limit-{name}")
+            if named is not None:
+                self._adopt(name, named, configured, now)
                 continue
-            limit = min(server, configured) if configured else server
+            if name in self._named:
+                continue
+            remaining = parse_remaining(headers.get(f"x-ratelimit-remaining-{name}"))
+            if remaining is None:
+                continue
+            self._expire(now)
+            sent = len(self._sent) if name == "requests" else self._sent_tokens
+            self._inferred[name] = remaining + sent
+            inferring = True
+        if inferring:
+            self._apply(now)
+        self.learned = not inferring
+
+    # -- internals
+
+    def _adopt(self, name: str, value: str, configured: int | None, now: float) -> None:
+        """The server names a limit: it is used as it is, and 429s no longer lower the pace."""
+        if name not in self._named:
+            self._named.add(name)
+            self._inferred.pop(name, None)
+            self._cuts.clear()  # a 429 before the first answer may have lowered the pace
             bucket: _Bucket | None = getattr(self, name)
+            if bucket is not None and bucket.per_minute != configured:
+                setattr(self, name, _Bucket(configured, now) if configured else None)
+            self._apply(now)
+        server = parse_limit(value)
+        if server is None:
+            return
+        limit = min(server, configured) if configured else server
+        bucket = getattr(self, name)
+        if bucket is None:
+            setattr(self, name, _Bucket(limit, now))
+        elif bucket.per_minute != limit:
+            bucket.set_limit(limit)
+
+    def _expire(self, now: float) -> None:
+        horizon = now - WINDOW_S
+        sent = self._sent
+        while sent and sent[0][0] <= horizon:
+            self._sent_tokens -= sent.popleft()[1]
+
+    def _cut(self, now: float, seconds: float) -> None:
+        """Lower each known limit to ``BACKOFF`` of the rate the server accepted."""
+        self._expire(now)
+        started = self._started if self._started is not None else now
+        # What was accepted since the window (or the run) began is all the server allows
+        # until the wait it asks for is over: spread over both, at most a minute.
+        span = min(WINDOW_S, max(1.0, now - started + seconds))
+        cut = False
+        for name in _KINDS:
+            bucket: _Bucket | None = getattr(self, name)
+            used = len(self._sent) if name == "requests" else self._sent_tokens
+            if used <= 0 or (name == "tokens" and bucket is None):
+                # Nothing accepted is no rate to go by (the pause must do), and a slower
+                # request pace lowers tokens too when nothing is known of them.
+                continue
+            rate = used * WINDOW_S / span
+            level = min(rate, bucket.per_minute) if bucket is not None else rate
+            self._cuts[name] = max(1.0, BACKOFF * level)
+            cut = True
+        if cut:
+            self._recover_from = now + seconds
+            self._hold_until = now + seconds + _HOLD_S
+            self._apply(now)
+
+    def _apply(self, now: float) -> None:
+        """Set each bucket the server does not name to the lowest limit known for it."""
+        self._next_refresh = math.inf
+        minutes = max(0.0, now - self._recover_from) / 60.0
+        for name, configured in zip(_KINDS, self.configured, strict=True):
+            if name in self._named:
+                continue
+            # An inferred 0 (someone else used the whole minute) still paces, at the floor.
+            limits = [v for v in (configured or None, self._inferred.get(name)) if v is not None]
+            cut = self._cuts.get(name)
+            if cut is not None:
+                raised = cut * (1.0 + RECOVERY * minutes)
+                if raised >= 2.0 * cut / BACKOFF:
+                    del self._cuts[name]  # twice what the server refused: the limit is gone
+                else:
+                    limits.append(raised)
+                    self._next_refresh = now + _REFRESH_S
+            bucket: _Bucket | None = getattr(self, name)
+            if not limits:
+                setattr(self, name, None)
+                continue
+            limit = max(1.0, min(limits))
             if bucket is None:
                 setattr(self, name, _Bucket(limit, now))
             elif bucket.per_minute != limit:
+                bucket.refill(now)  # the time elapsed counts at the old rate
                 bucket.set_limit(limit)
