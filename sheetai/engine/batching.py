@@ -24,9 +24,14 @@ from .summary import StepSummary
 if TYPE_CHECKING:  # pragma: no cover
     from .sync import _Sync
 
-__all__ = ["Batches", "WAITING"]
+__all__ = ["Batches", "WAITING", "has_batch_api"]
 
 WAITING = "Waiting for OpenAI batch "
+
+
+def has_batch_api(provider: Provider) -> bool:
+    """Whether ``--batch`` sends this provider's rows to a Batch API (at half price)."""
+    return callable(getattr(provider, "submit_batch", None))
 
 
 class Batches:

@@ -22,7 +22,7 @@ from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
 from ..steps import Example, Step
 from ..text import cell_text, norm_header
-from .batching import Batches
+from .batching import Batches, has_batch_api
 from .columns import StepColumns, resolve_columns, used_width
 from .learning import training_examples
 from .options import Listener, SyncOptions
@@ -192,7 +192,7 @@ class _Sync:
             estimate = provider.estimate(answering, [row_input(r) for r in unique])
             summary.tokens = estimate.tokens
             summary.estimated_cost_usd = estimate.cost_usd
-            if self.options.batch and self.options.preview is None and _batches(provider):
+            if self.options.batch and self.options.preview is None and has_batch_api(provider):
                 summary.estimated_cost_usd /= 2  # what the Batch API charges
             summary.status = "planned"
             for row_plan in plan.to_run():
@@ -434,8 +434,3 @@ class _Sync:
             blocks.append(CellBlock(LOG_TAB, 1, 1, [LOG_HEADERS]))
         blocks.append(CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows))
         self.backend.write(blocks)
-
-
-def _batches(provider: Provider) -> bool:
-    """Whether ``--batch`` sends this provider's rows to a Batch API (at half price)."""
-    return callable(getattr(provider, "submit_batch", None))

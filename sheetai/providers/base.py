@@ -75,12 +75,7 @@ class Budget:
 
     def reserve(self, usd: float) -> bool:
         """Whether a request estimated at ``usd`` may start (and if so, hold that much)."""
-        with self._lock:
-            if self.cap_usd is not None and self.spent_usd + self.reserved_usd + usd > self.cap_usd:
-                self.exhausted = True
-                return False
-            self.reserved_usd += usd
-            return True
+        return self.reserve_leading([usd]) == 1
 
     def reserve_leading(self, costs: Sequence[float]) -> int:
         """Hold the first ``costs`` in order while they fit; return how many were held.

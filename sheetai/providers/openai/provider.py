@@ -77,13 +77,18 @@ class OpenAIProvider(Provider):
     def estimate(self, step: Step, rows: Sequence[RowInput]) -> Estimate:
         spec = answer_spec(step)
         system = system_prompt(spec)
-        base = estimate_tokens(system) + 8
-        out = _expected_out(step, spec)
         known = self._cached(spec, system, rows)
         todo = [r for r in rows if r.key not in known]
-        tokens_in = sum(base + estimate_tokens(r.text) for r in todo)
-        tokens_out = out * len(todo)
+        tokens = [self._expected_tokens(step, spec, system, r) for r in todo]
+        tokens_in = sum(t[0] for t in tokens)
+        tokens_out = sum(t[1] for t in tokens)
         return Estimate(tokens_in + tokens_out, cost_usd(self.price, tokens_in, tokens_out))
+
+    def _expected_tokens(
+        self, step: Step, spec: AnswerSpec, system: str, row: RowInput
+    ) -> tuple[int, int]:
+        """A row's expected (input, output) tokens: what ``--dry-run`` and the caps go by."""
+        return estimate_tokens(system) + 8 + estimate_tokens(row.text), _expected_out(step, spec)
 
     def run(
         self,
@@ -187,8 +192,10 @@ class OpenAIProvider(Provider):
         todo = [r for r in rows if keys[r.key] not in known]
         if not todo:
             return BatchSubmission(cached, {})
-        base, out = estimate_tokens(system) + 8, _expected_out(step, spec)
-        costs = [cost_usd(self.price, base + estimate_tokens(r.text), out, True) for r in todo]
+        costs = [
+            cost_usd(self.price, *self._expected_tokens(step, spec, system, r), batch=True)
+            for r in todo
+        ]
         held = budget.reserve_leading(costs) if budget is not None else len(todo)
         reserved = sum(costs[:held])
         capped = ""

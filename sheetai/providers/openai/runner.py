@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import queue
-import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from .answers import parse_completion
 from .client import http_module, scrub
 from .pricing import cost_usd, prompt_tokens
 from .prompt import reask_message
+from .replies import MAX_WAIT, backoff, fatal_text, json_object, retry_after
 from .schema import AnswerSpec
 from .throttle import Throttle
 
@@ -40,8 +39,6 @@ _DONE = object()
 _RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, headers included
 
 
-# A server asking for a longer pause than this is retried after this long anyway.
-_MAX_WAIT = 120.0
 # When the caller stops early (Ctrl-C, an error), requests already sent may finish for this
 # long: their answers go to the cache, so the next run does not pay for them again.
 DRAIN_SECONDS = 10.0
@@ -313,34 +310,34 @@ class Runner:
                         "rows already answered are kept."
                     ) from None
                 self.stats.rate_limited += 1
-                wait = _retry_after(error.response.headers)
-                wait = min(wait, _MAX_WAIT) if wait is not None else _backoff(attempt)
+                wait = retry_after(error.response.headers)
+                wait = min(wait, MAX_WAIT) if wait is not None else backoff(attempt)
                 self.throttle.pause(wait)
                 reason = "rate limited (429)"
             except openai.APIStatusError as error:
                 status = error.status_code
                 if status >= 500 or status in (408, 409):
-                    wait, reason = _backoff(attempt), f"server error {status}"
+                    wait, reason = backoff(attempt), f"server error {status}"
                 elif status == 400 and self.logprobs and "logprob" in str(error.message).lower():
                     self.logprobs = False  # a server without log-probabilities
                     continue
                 elif status in (401, 403, 404):
                     message = self._scrub(str(error.message))
-                    raise _Fatal(_fatal_text(status, self.model, message)) from None
+                    raise _Fatal(fatal_text(status, self.model, message)) from None
                 else:
                     return f"request rejected ({status}): {self._scrub(str(error.message))[:150]}"
             except openai.APITimeoutError:
-                wait, reason = _backoff(attempt), "timed out"
+                wait, reason = backoff(attempt), "timed out"
             except openai.APIConnectionError:
-                wait, reason = _backoff(attempt), "connection failed"
+                wait, reason = backoff(attempt), "connection failed"
             else:
                 if not self.throttle.learned or self.stats.requests % 200 == 0:
                     self.throttle.learn(raw.headers)
-                body = _json_object(raw.content)
+                body = json_object(raw.content)
                 if body is not None:
                     return body
                 # A proxy's error page, an empty body: the request may well succeed again.
-                wait, reason = _backoff(attempt), "the server's reply was not JSON (HTTP 200)"
+                wait, reason = backoff(attempt), "the server's reply was not JSON (HTTP 200)"
             self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
             attempt += 1
             if attempt > self.max_retries:
@@ -372,51 +369,3 @@ class Runner:
             cached = self.spec.response_format()
             self._format_cache = cached
         return cached
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after``.
-
-    >>> _retry_after({"retry-after-ms": "1500"}), _retry_after({"retry-after": "2"})
-    (1.5, 2.0)
-    """
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue
-    return None
-
-
-def _backoff(attempt: int) -> float:
-    """Exponential back-off with jitter: ~0.5, 1, 2 ... s, at most 20 s."""
-    return min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
-
-
-def _json_object(content: bytes) -> dict[str, Any] | None:
-    """The reply's JSON object, or None when it is not one.
-
-    >>> _json_object(b'{"a": 1}'), _json_object(b"<html>"), _json_object(b"[]")
-    ({'a': 1}, None, None)
-    """
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _fatal_text(status: int, model: str, message: str) -> str:
-    if status == 401:
-        return (
-            "the server refused the API key (401). Check OPENAI_API_KEY (or "
-            "AZURE_OPENAI_API_KEY for Azure)."
-        )
-    if status == 404:
-        return (
-            f"model '{model}' was not found (404): check the Model column, or "
-            "OPENAI_BASE_URL / the Azure deployment name."
-        )
-    return f"access denied ({status}): {message[:150]}"
