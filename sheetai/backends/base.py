@@ -8,11 +8,11 @@ makes them durable with :meth:`commit` (a file save, one ``values:batchUpdate``,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Backend", "CellBlock", "ChartSpec", "Grid"]
+__all__ = ["Backend", "CellBlock", "ChartSpec", "Grid", "CellRange"]
 
 Grid = list[list[Any]]
 
@@ -25,6 +25,29 @@ class CellBlock:
     row: int
     col: int
     values: Grid
+
+
+@dataclass(frozen=True)
+class CellRange:
+    """A rectangle of cells, 1-based and inclusive (a merged area, say)."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+    def overlaps(self, row: int, col: int, last_row: int, last_col: int) -> bool:
+        """Whether the rectangle ``row..last_row`` x ``col..last_col`` shares a cell with this.
+
+        >>> CellRange(2, 3, 4, 3).overlaps(4, 1, 9, 3), CellRange(2, 3, 4, 3).overlaps(5, 3, 9, 3)
+        (True, False)
+        """
+        return (
+            self.first_row <= last_row
+            and row <= self.last_row
+            and self.first_col <= last_col
+            and col <= self.last_col
+        )
 
 
 @dataclass
@@ -78,6 +101,25 @@ class Backend(ABC):
     @abstractmethod
     def commit(self) -> None:
         """Make every buffered change durable, in as few calls as the backend allows."""
+
+    def check_writable(self) -> None:  # noqa: B027 - most backends can always write
+        """Raise :class:`~sheetai.errors.WorkbookError` now if a later commit could not write."""
+
+    def merged_ranges(self, sheet: str) -> list[CellRange]:
+        """Merged areas of ``sheet`` (read with :meth:`read`); a write into one is refused."""
+        return []
+
+    def number_formats(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Display formats of ``sheet``'s non-text cells, read with :meth:`read`.
+
+        Keys are 1-based ``(row, col)``; only cells whose format is not ``General`` are listed,
+        so inputs can be shown to a model as the sheet shows them (dates, percentages).
+        """
+        return {}
+
+    def set_column_widths(self, sheet: str, widths: Mapping[int, float]) -> bool:
+        """Set widths (in characters) of 1-based columns; False if the backend cannot."""
+        return False
 
     def set_dropdown(
         self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
