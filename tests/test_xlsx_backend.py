@@ -10,7 +10,8 @@ import openpyxl
 import pytest
 
 from sheetai.backends.base import CellBlock
-from sheetai.backends.xlsx import FormulaError, Uncomputed, XlsxBackend
+from sheetai.backends.xlsx import XlsxBackend
+from sheetai.cell_values import CellError, Uncomputed
 from sheetai.errors import WorkbookError
 
 from .conftest import make_workbook
@@ -94,4 +95,4 @@ def test_formula_results_empty_text_and_errors(tmp_path: Path) -> None:
         rows = backend.read(["Feedback"])["Feedback"]
     assert rows[1][1] == "hello" and not isinstance(rows[1][1], Uncomputed)
     assert rows[2][1] == ""
-    assert isinstance(rows[3][1], FormulaError)
+    assert isinstance(rows[3][1], CellError)

@@ -19,34 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ..a1 import cell_address, quote_sheet
+from ..cell_values import Uncomputed, as_cell_error
 from ..errors import WorkbookError, WorkbookLockedError
 from .base import Backend, CellBlock, ChartSpec, Grid
 
 __all__ = ["XlsxBackend", "Uncomputed", "lock_files"]
 
 _MAX_CELL_CHARS = 32_767
-
-
-class Uncomputed(str):
-    """A formula cell whose result the file does not hold (saved by a tool that never computed
-    it); its text is the formula. The engine skips rows whose inputs are uncomputed."""
-
-
-class FormulaError(Uncomputed):
-    """A formula whose result is an Excel error (``#N/A``, ``#REF!`` ...): not text to classify."""
-
-
-_EXCEL_ERRORS = {
-    "#N/A",
-    "#REF!",
-    "#VALUE!",
-    "#DIV/0!",
-    "#NAME?",
-    "#NUM!",
-    "#NULL!",
-    "#SPILL!",
-    "#CALC!",
-}
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -126,8 +105,9 @@ class XlsxBackend(Backend):
         for title, grid in grids.items():
             for row in grid:
                 for c, value in enumerate(row):
-                    if isinstance(value, str) and value in _EXCEL_ERRORS:
-                        row[c] = FormulaError(value)
+                    error = as_cell_error(value)
+                    if error is not None:
+                        row[c] = error
             if any(v is None for row in grid for v in row):
                 formulas = formulas or self._load(read_only=True, data_only=False)
                 _mark_uncomputed(grid, _sheet_rows(formulas[title]))
