@@ -1,6 +1,6 @@
 """Throughput of the OpenAI provider against FakeOpenAI running as its own process.
 
-    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|azure|all]
+    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|azure|server|all]
 
 For each scenario it prints rows/s, the ceiling ``min(RPM/60, TPM/60/tokens_per_row,
 concurrency/latency)``, their ratio, the 429s seen, rows lost, and client CPU ms per row (this
@@ -16,17 +16,24 @@ the run came to it.
 ``azure`` is a server that sends no ``x-ratelimit-limit-*`` header, only
 ``x-ratelimit-remaining-*`` (as Azure OpenAI does): the client must infer the limits. It runs
 more tokens than one minute allows, so a client that does not pace meets 429s.
+
+``server`` measures FakeOpenAI itself: requests per second it answers to the raw async SDK at
+no latency, no limits and 64 in flight. The other scenarios need far fewer (25 rows/s at most),
+so they measure the client; target >= 100 requests/s (6,000 a minute).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -122,14 +129,60 @@ def run(name: str, rows: int | None) -> dict:
     }
 
 
+SERVER_REQUESTS = 2000
+
+
+async def _hammer(base_url: str, count: int) -> None:
+    gate = asyncio.Semaphore(CONCURRENCY)
+    body = {"type": "json_schema", "json_schema": {"name": "bench", "strict": True, "schema": {
+        "type": "object", "additionalProperties": False, "required": ["label"],
+        "properties": {"label": {"type": "string", "enum": ["Positive", "Neutral", "Negative"]}},
+    }}}  # fmt: skip
+    async with openai.AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0) as client:
+
+        async def one(i: int) -> None:
+            async with gate:
+                await client.chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": f"row {i} is positive"}],
+                    response_format=body,  # type: ignore[arg-type]
+                )
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def run_server(rows: int | None) -> dict:
+    """FakeOpenAI's own pace: what the other scenarios' ceilings must stay well below."""
+    count = rows or SERVER_REQUESTS
+    proc, base_url = start_subprocess()
+    try:
+        wall0 = time.perf_counter()
+        asyncio.run(_hammer(base_url, count))
+        wall = time.perf_counter() - wall0
+        server = stats(base_url)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return {
+        "scenario": "server",
+        "requests": count,
+        "answered": server["responses_by_status"].get("200", 0),
+        "seconds": round(wall, 2),
+        "requests_per_s": round(count / wall, 1),
+        "target_per_s": 100,
+        "max_in_flight": server["max_in_flight"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--scenario", default="all", choices=[*SCENARIOS, "all"])
+    parser.add_argument("--scenario", default="all", choices=[*SCENARIOS, "server", "all"])
     args = parser.parse_args()
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    names = [*SCENARIOS, "server"] if args.scenario == "all" else [args.scenario]
     for name in names:
-        print(json.dumps(run(name, args.rows)), flush=True)
+        figures = run_server(args.rows) if name == "server" else run(name, args.rows)
+        print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

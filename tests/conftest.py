@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+
+# How long a child run may take to save its first answered rows: no machine is that slow, so a
+# test that waits on the file never fails for want of time, only when nothing is saved at all.
+PATIENCE_S = 300
 
 CONFIG_HEADER = [
     "Step", "Sheet", "Input", "Task", "Instructions", "Labels", "Output", "Model",
@@ -97,3 +103,36 @@ def column(rows: list[list[Any]], header: str) -> list[Any]:
 def feedback_book(tmp_path: Path) -> Path:
     data = [["ID", "Review"], *[[i + 1, text] for i, text in enumerate(REVIEWS)]]
     return make_workbook(tmp_path / "feedback.xlsx", data, [sentiment_step()])
+
+
+def saved_answers(path: Path, header: str = "Sentiment", sheet: str = "Feedback") -> int:
+    """How many rows of the saved file have an answer in ``header``."""
+    return sum(v is not None for v in column(read_sheet(path, sheet), header))
+
+
+def wait_for_saved_answers(
+    path: Path, proc: subprocess.Popen[str], header: str = "Sentiment"
+) -> int:
+    """Wait until the run in ``proc`` has saved answered rows in ``path``; return their count.
+
+    Polls the file, not the clock: a kill or Ctrl-C sent next lands on a run that has saved some
+    rows, however slow the machine. Saves are atomic (``os.replace``), so every read opens.
+    """
+    seen = _stamp(path)
+    deadline = time.monotonic() + PATIENCE_S
+    while True:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "the run ended early"
+        assert time.monotonic() < deadline, f"no answered row was saved within {PATIENCE_S} s"
+        stamp = _stamp(path)
+        if stamp != seen:
+            seen = stamp
+            done = saved_answers(path, header)
+            if done:
+                return done
+        time.sleep(0.02)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    # A save replaces the file: a new inode even when two saves share a timestamp tick.
+    info = path.stat()
+    return info.st_ino, info.st_mtime_ns, info.st_size

@@ -87,14 +87,15 @@ def parse_remaining(value: str | None) -> int | None:
 
 
 class _Bucket:
-    def __init__(self, per_minute: float, now: float) -> None:
+    def __init__(self, per_minute: float, now: float, minute_s: float) -> None:
+        self.minute_s = minute_s
         self.set_limit(per_minute)
         self.level = self.capacity
         self.stamp = now
 
     def set_limit(self, per_minute: float) -> None:
         self.per_minute = per_minute
-        self.rate = per_minute * HEADROOM / 60.0
+        self.rate = per_minute * HEADROOM / self.minute_s
         self.capacity = max(1.0, per_minute * BURST)
 
     def refill(self, now: float) -> None:
@@ -115,6 +116,9 @@ class Throttle:
         tpm: tokens per minute; None until learned (or unlimited).
         clock: a monotonic clock (tests may pass their own).
         sleep: the coroutine that waits (tests pass one that moves their clock).
+        minute_s: the period the limits are per, and which every other interval of the
+            throttle scales with; None is ``WINDOW_S``, read when the throttle is built, so a
+            test can compress the minute of a whole run (with a server counting over as long).
     """
 
     def __init__(
@@ -123,13 +127,20 @@ class Throttle:
         tpm: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        minute_s: float | None = None,
     ) -> None:
+        self.minute_s = WINDOW_S if minute_s is None else minute_s
+        scale = self.minute_s / 60.0
+        self._second = scale  # one second of a real minute
+        self._min_sleep = _MIN_SLEEP * scale
+        self._hold_s = _HOLD_S * scale
+        self._refresh_s = _REFRESH_S * scale
         self.clock = clock
         self._sleep = sleep
         now = clock()
         self.configured = (rpm, tpm)
-        self.requests = _Bucket(rpm, now) if rpm else None
-        self.tokens = _Bucket(tpm, now) if tpm else None
+        self.requests = _Bucket(rpm, now, self.minute_s) if rpm else None
+        self.tokens = _Bucket(tpm, now, self.minute_s) if tpm else None
         # False while a limit is inferred: the caller then passes every response's headers.
         self.learned = False
         self._paused_until = 0.0
@@ -137,7 +148,7 @@ class Throttle:
         self.waited_s = 0.0
         self._named: set[str] = set()  # kinds whose limit the server names (even as unlimited)
         self._inferred: dict[str, float] = {}
-        # What was admitted in the last WINDOW_S, oldest first: (when, tokens).
+        # What was admitted in the last minute_s, oldest first: (when, tokens).
         self._sent: deque[tuple[float, int]] = deque()
         self._sent_tokens = 0
         self._started: float | None = None
@@ -169,7 +180,7 @@ class Throttle:
                         wait = max(wait, bucket.wait(amount))
                 if wait <= 0:
                     break
-                wait = max(wait, _MIN_SLEEP)
+                wait = max(wait, self._min_sleep)
                 self.waited_s += wait
                 await self._sleep(wait)
             if self.requests is not None:
@@ -233,7 +244,7 @@ class Throttle:
             self._cuts.clear()  # a 429 before the first answer may have lowered the pace
             bucket: _Bucket | None = getattr(self, name)
             if bucket is not None and bucket.per_minute != configured:
-                setattr(self, name, _Bucket(configured, now) if configured else None)
+                setattr(self, name, _Bucket(configured, now, self.minute_s) if configured else None)
             self._apply(now)
         server = parse_limit(value)
         if server is None:
@@ -241,12 +252,12 @@ class Throttle:
         limit = min(server, configured) if configured else server
         bucket = getattr(self, name)
         if bucket is None:
-            setattr(self, name, _Bucket(limit, now))
+            setattr(self, name, _Bucket(limit, now, self.minute_s))
         elif bucket.per_minute != limit:
             bucket.set_limit(limit)
 
     def _expire(self, now: float) -> None:
-        horizon = now - WINDOW_S
+        horizon = now - self.minute_s
         sent = self._sent
         while sent and sent[0][0] <= horizon:
             self._sent_tokens -= sent.popleft()[1]
@@ -257,7 +268,7 @@ class Throttle:
         started = self._started if self._started is not None else now
         # What was accepted since the window (or the run) began is all the server allows
         # until the wait it asks for is over: spread over both, at most a minute.
-        span = min(WINDOW_S, max(1.0, now - started + seconds))
+        span = min(self.minute_s, max(self._second, now - started + seconds))
         cut = False
         for name in _KINDS:
             bucket: _Bucket | None = getattr(self, name)
@@ -266,19 +277,19 @@ class Throttle:
                 # Nothing accepted is no rate to go by (the pause must do), and a slower
                 # request pace lowers tokens too when nothing is known of them.
                 continue
-            rate = used * WINDOW_S / span
+            rate = used * self.minute_s / span
             level = min(rate, bucket.per_minute) if bucket is not None else rate
             self._cuts[name] = max(1.0, BACKOFF * level)
             cut = True
         if cut:
             self._recover_from = now + seconds
-            self._hold_until = now + seconds + _HOLD_S
+            self._hold_until = now + seconds + self._hold_s
             self._apply(now)
 
     def _apply(self, now: float) -> None:
         """Set each bucket the server does not name to the lowest limit known for it."""
         self._next_refresh = math.inf
-        minutes = max(0.0, now - self._recover_from) / 60.0
+        minutes = max(0.0, now - self._recover_from) / self.minute_s
         for name, configured in zip(_KINDS, self.configured, strict=True):
             if name in self._named:
                 continue
@@ -291,14 +302,14 @@ class Throttle:
                     del self._cuts[name]  # twice what the server refused: the limit is gone
                 else:
                     limits.append(raised)
-                    self._next_refresh = now + _REFRESH_S
+                    self._next_refresh = now + self._refresh_s
             bucket: _Bucket | None = getattr(self, name)
             if not limits:
                 setattr(self, name, None)
                 continue
             limit = max(1.0, min(limits))
             if bucket is None:
-                setattr(self, name, _Bucket(limit, now))
+                setattr(self, name, _Bucket(limit, now, self.minute_s))
             elif bucket.per_minute != limit:
                 bucket.refill(now)  # the time elapsed counts at the old rate
                 bucket.set_limit(limit)
