@@ -10,6 +10,7 @@ to do never touches the file.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -102,6 +103,13 @@ class XlsxBackend(Backend):
         return list(self._values().sheetnames)
 
     def read(self, titles: Sequence[str]) -> dict[str, Grid]:
+        with warnings.catch_warnings():
+            # openpyxl warns that it will drop extensions (sparklines, x14 validations) it
+            # cannot read; sheetai never saves through openpyxl, so they stay in the file.
+            warnings.filterwarnings("ignore", r".*extension is not supported", UserWarning)
+            return self._read(titles)
+
+    def _read(self, titles: Sequence[str]) -> dict[str, Grid]:
         book = self._values()
         wanted = [t for t in titles if t in book.sheetnames]
         grids = {}
@@ -212,6 +220,8 @@ class XlsxBackend(Backend):
 
     def set_links(self, sheet: str, links: Sequence[tuple[int, int, str, int]]) -> bool:
         """Internal hyperlinks (``#'Sheet'!A12``): a click jumps to the row."""
+        if not links:
+            return True
         self._edits().set_links(sheet, links)
         self._changed = True
         return True

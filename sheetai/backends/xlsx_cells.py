@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -182,10 +183,10 @@ class SheetCells:
         if isinstance(value, bool):
             cell.set("t", "b")
             etree.SubElement(cell, f"{{{NS}}}v").text = "1" if value else "0"
-        elif isinstance(value, (int, float)) and math.isfinite(value):
-            etree.SubElement(cell, f"{{{NS}}}v").text = (
-                repr(value) if isinstance(value, float) else str(value)
-            )
+        elif isinstance(value, numbers.Integral):
+            etree.SubElement(cell, f"{{{NS}}}v").text = str(int(value))
+        elif isinstance(value, numbers.Real) and math.isfinite(value):
+            etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(value))
         elif isinstance(value, (dt.datetime, dt.date, dt.time)):
             from openpyxl.utils.datetime import to_excel
 
