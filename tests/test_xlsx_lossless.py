@@ -207,6 +207,7 @@ def test_values_keep_their_type_and_the_cell_its_style(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(path)
     book["Feedback"]["B2"].font = openpyxl.styles.Font(italic=True)
     book.save(path)
+    xfs_before = zip_parts(path)["xl/styles.xml"].count(b"<xf ")
     values = [
         "bad\x00chars\x1f",
         "=cmd",
@@ -216,6 +217,7 @@ def test_values_keep_their_type_and_the_cell_its_style(tmp_path: Path) -> None:
         dt.date(2024, 5, 6),
         dt.datetime(2024, 5, 6, 12, 30),
         "x" * 40_000,
+        dt.date(2025, 1, 1),
         "  padded  ",
     ]
     with XlsxBackend(path) as backend:
@@ -227,9 +229,11 @@ def test_values_keep_their_type_and_the_cell_its_style(tmp_path: Path) -> None:
     got = [sheet.cell(2 + i, 2).value for i in range(len(values))]
     assert got[:5] == ["badchars", "=cmd", True, 7, 0.25]
     assert got[5:7] == [dt.datetime(2024, 5, 6), dt.datetime(2024, 5, 6, 12, 30)]
-    assert len(got[7]) == 32_767 and got[8] == "  padded  "
+    assert len(got[7]) == 32_767 and got[8:] == [dt.datetime(2025, 1, 1), "  padded  "]
     assert sheet["B2"].font.italic and sheet["A2"].value is None
-    assert sheet["B7"].is_date and sheet.max_row == 10
+    assert sheet["B7"].is_date and "h:mm" in sheet["B8"].number_format and sheet.max_row == 11
+    # One date and one date-time format added, the second date reuses the first.
+    assert zip_parts(path)["xl/styles.xml"].count(b"<xf ") == xfs_before + 2
     cells = parsed_cells(zip_parts(path)[sheet_part(path, "Feedback")])
     assert cells["B3"][0] == "inlineStr" and cells["B3"][2] is None  # '=cmd' is text
     assert cells["B4"][0::3] == ("b", "1")
@@ -237,7 +241,7 @@ def test_values_keep_their_type_and_the_cell_its_style(tmp_path: Path) -> None:
         etree.fromstring(zip_parts(path)["xl/worksheets/sheet1.xml"])
         .find(f"{{{MAIN}}}dimension")
         .get("ref")
-        == "A1:B10"
+        == "A1:B11"
     )
 
 

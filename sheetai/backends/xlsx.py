@@ -24,6 +24,7 @@ from ..errors import WorkbookError, WorkbookLockedError
 from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
 from .xlsx_edit import EditSession
 from .xlsx_package import Package, merged_refs
+from .xlsx_parts import has_formulas_in
 
 __all__ = ["XlsxBackend", "lock_files"]
 
@@ -122,12 +123,21 @@ class XlsxBackend(Backend):
                     error = as_cell_error(value)
                     if error is not None:
                         row[c] = error
-            if any(v is None for row in grid for v in row):
+            if any(v is None for row in grid for v in row) and self._has_formulas(title):
                 formulas = formulas or self._load(read_only=True, data_only=False)
                 _mark_uncomputed(grid, _sheet_rows(formulas[title]))
         if formulas is not None:
             formulas.close()
         return grids
+
+    def _has_formulas(self, title: str) -> bool:
+        """Whether the sheet's part holds any formula: a raw scan, far cheaper than a parse."""
+        try:
+            with Package(self.path) as package:
+                part = package.sheet_parts().get(title)
+                return part is None or has_formulas_in(package.read(part))
+        except (zipfile.BadZipFile, KeyError, OSError, etree.XMLSyntaxError):
+            return True
 
     def merged_ranges(self, sheet: str) -> list[CellRange]:
         """Merged areas, from the sheet part's ``<mergeCells>`` (read-only openpyxl hides them)."""

@@ -79,7 +79,7 @@ class SheetCells:
         self,
         title: str,
         root: etree._Element,
-        date_style: Callable[[], int],
+        date_style: Callable[[Any], int],
         is_date_style: Callable[[int], bool],
     ) -> None:
         self.title = title
@@ -192,7 +192,7 @@ class SheetCells:
 
             style = cell.get("s")
             if style is None or not self._is_date_style(int(style)):
-                cell.set("s", str(self._date_style()))
+                cell.set("s", str(self._date_style(value)))
             etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(to_excel(value)))
         else:
             # An answer that starts with '=' is text too: only <f> makes a formula.

@@ -6,6 +6,7 @@ extensions included, as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 import re
 
@@ -24,6 +25,7 @@ __all__ = [
     "recalc_on_load",
     "Styles",
     "has_formulas",
+    "has_formulas_in",
 ]
 
 WORKSHEET_TYPE = f"{REL_NS}/worksheet"
@@ -170,9 +172,18 @@ def recalc_on_load(package: Package) -> None:
     package.put(workbook, serialize(root))
 
 
+def has_formulas_in(sheet_xml: bytes) -> bool:
+    """Whether a worksheet part holds a formula (a scan of the raw bytes, no parse).
+
+    >>> has_formulas_in(b'<c r="A1"><f>B1*2</f></c>'), has_formulas_in(b'<c r="A1"><v>2</v></c>')
+    (True, False)
+    """
+    return _FORMULA.search(sheet_xml) is not None
+
+
 def has_formulas(package: Package) -> bool:
-    """Whether any worksheet holds a formula (a cheap scan of the raw parts)."""
-    return any(_FORMULA.search(package.read(part)) for part in package.sheet_parts().values())
+    """Whether any worksheet holds a formula."""
+    return any(has_formulas_in(package.read(part)) for part in package.sheet_parts().values())
 
 
 class Styles:
@@ -181,7 +192,7 @@ class Styles:
     def __init__(self, package: Package) -> None:
         self.package = package
         self._root: etree._Element | None = None
-        self._date: int | None = None
+        self._dates: dict[int, int] = {}
         self._link: int | None = None
         self.changed = False
 
@@ -210,11 +221,13 @@ class Styles:
                 code = fmt.get("formatCode")
         return bool(code) and is_date_format(code)
 
-    def date_style(self) -> int:
-        """Index of a cell format showing dates (yyyy-mm-dd), added once."""
-        if self._date is None:
-            self._date = self._add_xf({"numFmtId": "14", "applyNumberFormat": "1"})
-        return self._date
+    def date_style(self, value: object = None) -> int:
+        """Index of a cell format for ``value``'s kind, added once per kind: a date (built-in
+        format 14), a date and time (22) or a time of day (21)."""
+        fmt_id = 22 if isinstance(value, dt.datetime) else 21 if isinstance(value, dt.time) else 14
+        if fmt_id not in self._dates:
+            self._dates[fmt_id] = self._add_xf({"numFmtId": str(fmt_id), "applyNumberFormat": "1"})
+        return self._dates[fmt_id]
 
     def link_style(self) -> int:
         """Index of a cell format that looks like a link (blue, underlined), added once."""
