@@ -9,10 +9,11 @@ to do never touches the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ class XlsxBackend(Backend):
 
     def _values(self) -> Any:
         if self._values_book is None:
-            self._stamp = self._file_stamp()
+            if self._stamp is None:
+                self._stamp = self._file_stamp()
             self._values_book = self._load(read_only=True, data_only=True)
         return self._values_book
 
@@ -166,17 +168,34 @@ class XlsxBackend(Backend):
     def _edits(self) -> EditSession:
         if self._session is None:
             self._check_unchanged()
-            try:
+            with self._patching("opened for writing"):
                 self._session = EditSession(self.path)
-            except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError) as exc:
-                raise WorkbookError(
-                    f"{self.path}: cannot be opened for writing ({type(exc).__name__}: {exc}). "
-                    "Is it a real .xlsx file? Nothing was written."
-                ) from exc
         return self._session
 
+    @contextlib.contextmanager
+    def _patching(self, doing: str) -> Iterator[None]:
+        """Turn a part sheetai cannot parse or find into a WorkbookError naming the file; the
+        session is dropped, so nothing half-patched is saved later."""
+        try:
+            yield
+        except (zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+            self._drop_session()
+            raise WorkbookError(
+                f"{self.path}: cannot be {doing} ({type(exc).__name__}: {exc}). Is it a real "
+                ".xlsx file, saved by Excel or LibreOffice? Nothing was written."
+            ) from exc
+        except WorkbookError:
+            self._drop_session()
+            raise
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
     def add_sheet(self, title: str, *, hidden: bool = False) -> None:
-        self._edits().add_sheet(title, hidden)
+        with self._patching("given a new sheet"):
+            self._edits().add_sheet(title, hidden)
         self._changed = True
 
     def write(self, blocks: Sequence[CellBlock]) -> None:
@@ -187,23 +206,30 @@ class XlsxBackend(Backend):
             return
         self._refuse_locked()
         self._check_unchanged()
-        session = self._edits()
+        # The read-only book holds the file open, which os.replace cannot replace on Windows.
+        if self._values_book is not None:
+            self._values_book.close()
+            self._values_book = None
         try:
-            session.refuse_merged(self._pending)
-            for block in self._pending:
-                session.write(block)
-            self._pending.clear()
-            session.save()
-            self._changed = False
-            self._stamp = self._file_stamp()
+            with self._patching("written"):
+                session = self._edits()
+                session.refuse_merged(self._pending)
+                for block in self._pending:
+                    session.write(block)
+                session.save()
         except OSError as exc:
+            self._drop_session()
             raise WorkbookError(
                 f"{self.path}: could not save ({exc}). The file is as it was before this save."
             ) from exc
+        self._pending.clear()
+        self._changed = False
+        self._stamp = self._file_stamp()
 
     def set_column_widths(self, sheet: str, widths: Mapping[int, float]) -> bool:
         """Widths in characters, as Excel counts them; buffered until :meth:`commit`."""
-        self._edits().set_widths(sheet, widths)
+        with self._patching("written"):
+            self._edits().set_widths(sheet, widths)
         self._changed = True
         return True
 
@@ -218,13 +244,15 @@ class XlsxBackend(Backend):
         joined = ",".join(options)
         if not options or len(joined) > 255 or any(("," in o or '"' in o) for o in options):
             return False
-        self._edits().set_dropdown(sheet, row, col, last_row, joined)
+        with self._patching("written"):
+            self._edits().set_dropdown(sheet, row, col, last_row, joined)
         self._changed = True
         return True
 
     def add_chart(self, sheet: str, spec: ChartSpec) -> bool:
         """A column chart; a chart already anchored at ``spec.anchor`` is replaced."""
-        self._edits().add_chart(sheet, spec)
+        with self._patching("written"):
+            self._edits().add_chart(sheet, spec)
         self._changed = True
         return True
 
@@ -232,7 +260,8 @@ class XlsxBackend(Backend):
         """Internal hyperlinks (``#'Sheet'!A12``): a click jumps to the row."""
         if not links:
             return True
-        self._edits().set_links(sheet, links)
+        with self._patching("written"):
+            self._edits().set_links(sheet, links)
         self._changed = True
         return True
 
@@ -251,9 +280,7 @@ class XlsxBackend(Backend):
         if self._values_book is not None:
             self._values_book.close()
             self._values_book = None
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._drop_session()
 
 
 def _rows_and_formats(sheet: Any) -> tuple[Grid, dict[tuple[int, int], str]]:

@@ -202,6 +202,5 @@ class EditSession:
         self.styles.flush()
         write_package(self.package, self.path)
         self._dirty.clear()
-        self.package.close()
         self.package = Package(self.path)
         self.styles.package = self.package

@@ -189,6 +189,8 @@ def write_package(package: Package, destination: Path) -> None:
                     _write_new(out, name, data, None)
         with contextlib.suppress(OSError):
             shutil.copymode(destination, temp_name)
+        # Windows cannot replace a file that is still open, and the package reads from it.
+        package.close()
         os.replace(temp_name, destination)
         temp_name = ""
     finally:
