@@ -54,7 +54,7 @@ def chart_xml(title: str, spec: ChartSpec) -> bytes:
         )
     )
     chart.set_categories(labels)
-    return bytes(tostring(chart._write()))
+    return serialize(part_xml(bytes(tostring(chart._write()))))
 
 
 def _absolute(row: int, col: int, last_row: int, last_col: int) -> str:

@@ -45,6 +45,7 @@ STYLES_ORDER = [
     "tableStyles", "colors", "extLst",
 ]  # fmt: skip
 
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _EMPTY_SHEET = (
     f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{NS}" '
     f'xmlns:r="{REL_NS}"><dimension ref="A1"/><sheetData/>'
@@ -54,8 +55,8 @@ _EMPTY_SHEET = (
 
 
 def serialize(root: etree._Element) -> bytes:
-    """A part's bytes as Excel writes them: UTF-8 with a standalone XML declaration."""
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    """A part's bytes as Excel writes them: UTF-8 after a double-quoted standalone declaration."""
+    return _DECLARATION + etree.tostring(root, xml_declaration=False, encoding="UTF-8")
 
 
 def insert_ordered(root: etree._Element, child: etree._Element, order: list[str]) -> None:
