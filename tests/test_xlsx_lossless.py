@@ -341,3 +341,25 @@ def test_other_formats_say_how_to_convert(tmp_path: Path, suffix: str) -> None:
     path.write_bytes(b"x")
     with pytest.raises(WorkbookError, match=r"soffice --headless --convert-to xlsx FILE"):
         XlsxBackend(path)
+
+
+def test_rows_and_cells_stay_in_order(tmp_path: Path) -> None:
+    path = make_workbook(
+        tmp_path / "order.xlsx", [["A", "B", "C"], ["a", None, "c"], [], [], ["e"]]
+    )
+    with XlsxBackend(path) as backend:
+        backend.read(["Feedback"])
+        backend.write(
+            [
+                CellBlock("Feedback", 7, 3, [["last"]]),
+                CellBlock("Feedback", 2, 2, [["middle"]]),
+                CellBlock("Feedback", 3, 3, [["new row"]]),
+                CellBlock("Feedback", 5, 1, [["over e", "next"]]),
+            ]
+        )
+        backend.commit()
+    root = etree.fromstring(zip_parts(path)["xl/worksheets/sheet1.xml"])
+    refs = [[c.get("r") for c in row] for row in root.iter(f"{{{MAIN}}}row")]
+    assert refs == [["A1", "B1", "C1"], ["A2", "B2", "C2"], ["C3"], ["A5", "B5"], ["C7"]]
+    rows = [list(r) for r in openpyxl.load_workbook(path)["Feedback"].iter_rows(values_only=True)]
+    assert rows[1] == ["a", "middle", "c"] and rows[4][:2] == ["over e", "next"]
