@@ -1,31 +1,42 @@
-"""Excel files on disk (.xlsx, .xlsm) through openpyxl.
+"""Excel files on disk (.xlsx, .xlsm): read with openpyxl, written by patching the package.
 
-Reads use openpyxl's fast read-only mode; the workbook is loaded for editing only when there
-is something to write, so a sync that finds nothing to do never touches the file. Saving goes
-to a temporary file in the same folder and then ``os.replace``, so a crash mid-save cannot leave
-a half-written workbook.
+Reads use openpyxl's fast read-only mode. Writes never go through openpyxl (which drops images,
+sparklines, slicers and cached formula results): :class:`~.xlsx_edit.EditSession` patches only
+the worksheet parts sheetai writes, copies every other zip entry byte for byte, and replaces the
+file atomically (temp file in the same folder, then ``os.replace``). A sync that finds nothing
+to do never touches the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
+import warnings
 import zipfile
-from collections.abc import Sequence
-from copy import copy
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..a1 import cell_address, quote_sheet
+from lxml import etree
+
+from ..a1 import quote_sheet
 from ..cell_values import Uncomputed, as_cell_error
 from ..errors import WorkbookError, WorkbookLockedError
-from .base import Backend, CellBlock, ChartSpec, Grid
+from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
+from .xlsx_edit import EditSession
+from .xlsx_package import Package, merged_refs
+from .xlsx_parts import has_formulas_in
 
-__all__ = ["XlsxBackend", "Uncomputed", "lock_files"]
+__all__ = ["XlsxBackend", "lock_files"]
 
-_MAX_CELL_CHARS = 32_767
+_CONVERT_HINTS = {
+    ".xls": " Open it in Excel and save it as .xlsx (File > Save As > Excel Workbook), or run "
+    "soffice --headless --convert-to xlsx FILE.",
+    ".ods": " Save it as .xlsx from LibreOffice (File > Save As > Excel 2007-365), or run "
+    "soffice --headless --convert-to xlsx FILE.",
+    ".csv": " Open it in Excel or LibreOffice and save it as .xlsx, or run "
+    "soffice --headless --convert-to xlsx FILE (a .csv holds no tabs for the config and state).",
+}
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -49,20 +60,16 @@ class XlsxBackend(Backend):
             raise WorkbookError(f"{self.path}: no such file. Check the path.")
         suffix = self.path.suffix.lower()
         if suffix not in {".xlsx", ".xlsm"}:
-            hint = (
-                " Open it in Excel and save it as .xlsx."
-                if suffix in {".xls", ".ods", ".csv"}
-                else ""
-            )
             raise WorkbookError(
-                f"{self.path}: sheetai reads .xlsx and .xlsm files, not '{suffix}'.{hint}"
+                f"{self.path}: sheetai reads .xlsx and .xlsm files, not '{suffix}'."
+                f"{_CONVERT_HINTS.get(suffix, '')}"
             )
-        self._keep_vba = suffix == ".xlsm"
         self._values_book: Any = None
-        self._edit_book: Any = None
+        self._session: EditSession | None = None
         self._pending: list[CellBlock] = []
-        self._new_sheets: list[tuple[str, bool]] = []
+        self._changed = False
         self._stamp: tuple[int, int] | None = None
+        self._formats: dict[str, dict[tuple[int, int], str]] = {}
 
     def _file_stamp(self) -> tuple[int, int]:
         stat = self.path.stat()
@@ -90,7 +97,8 @@ class XlsxBackend(Backend):
 
     def _values(self) -> Any:
         if self._values_book is None:
-            self._stamp = self._file_stamp()
+            if self._stamp is None:
+                self._stamp = self._file_stamp()
             self._values_book = self._load(read_only=True, data_only=True)
         return self._values_book
 
@@ -98,9 +106,18 @@ class XlsxBackend(Backend):
         return list(self._values().sheetnames)
 
     def read(self, titles: Sequence[str]) -> dict[str, Grid]:
+        with warnings.catch_warnings():
+            # openpyxl warns that it will drop extensions (sparklines, x14 validations) it
+            # cannot read; sheetai never saves through openpyxl, so they stay in the file.
+            warnings.filterwarnings("ignore", r".*extension is not supported", UserWarning)
+            return self._read(titles)
+
+    def _read(self, titles: Sequence[str]) -> dict[str, Grid]:
         book = self._values()
         wanted = [t for t in titles if t in book.sheetnames]
-        grids = {title: _sheet_rows(book[title]) for title in wanted}
+        grids = {}
+        for title in wanted:
+            grids[title], self._formats[title] = _rows_and_formats(book[title])
         formulas = None
         for title, grid in grids.items():
             for row in grid:
@@ -108,45 +125,113 @@ class XlsxBackend(Backend):
                     error = as_cell_error(value)
                     if error is not None:
                         row[c] = error
-            if any(v is None for row in grid for v in row):
+            if any(v is None for row in grid for v in row) and self._has_formulas(title):
                 formulas = formulas or self._load(read_only=True, data_only=False)
                 _mark_uncomputed(grid, _sheet_rows(formulas[title]))
         if formulas is not None:
             formulas.close()
         return grids
 
-    def _editable(self) -> Any:
-        if self._edit_book is None:
+    def _has_formulas(self, title: str) -> bool:
+        """Whether the sheet's part holds any formula: a raw scan, far cheaper than a parse."""
+        try:
+            with Package(self.path) as package:
+                part = package.sheet_parts().get(title)
+                return part is None or has_formulas_in(package.read(part))
+        except (zipfile.BadZipFile, KeyError, OSError, etree.XMLSyntaxError):
+            return True
+
+    def merged_ranges(self, sheet: str) -> list[CellRange]:
+        """Merged areas, from the sheet part's ``<mergeCells>`` (read-only openpyxl hides them)."""
+        from openpyxl.utils.cell import range_boundaries
+
+        try:
+            with Package(self.path) as package:
+                part = package.sheet_parts().get(sheet)
+                refs = merged_refs(package.read(part)) if part else []
+        except (zipfile.BadZipFile, KeyError, OSError, etree.XMLSyntaxError) as exc:
+            raise WorkbookError(
+                f"{self.path}: cannot read the merged cells of sheet {quote_sheet(sheet)} ({exc})."
+            ) from exc
+        ranges = []
+        for ref in refs:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            ranges.append(CellRange(min_row, min_col, max_row or min_row, max_col or min_col))
+        return ranges
+
+    def number_formats(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Formats of the non-text cells of ``sheet`` that are not General, from the last read."""
+        if sheet not in self._formats:
+            self.read([sheet])
+        return dict(self._formats.get(sheet, {}))
+
+    def _edits(self) -> EditSession:
+        if self._session is None:
             self._check_unchanged()
-            self._edit_book = self._load(keep_vba=self._keep_vba, keep_links=True, rich_text=False)
-        return self._edit_book
+            with self._patching("opened for writing"):
+                self._session = EditSession(self.path)
+        return self._session
+
+    @contextlib.contextmanager
+    def _patching(self, doing: str) -> Iterator[None]:
+        """Turn a part sheetai cannot parse or find into a WorkbookError naming the file; the
+        session is dropped, so nothing half-patched is saved later."""
+        try:
+            yield
+        except (zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+            self._drop_session()
+            raise WorkbookError(
+                f"{self.path}: cannot be {doing} ({type(exc).__name__}: {exc}). Is it a real "
+                ".xlsx file, saved by Excel or LibreOffice? Nothing was written."
+            ) from exc
+        except WorkbookError:
+            self._drop_session()
+            raise
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def add_sheet(self, title: str, *, hidden: bool = False) -> None:
-        book = self._editable()
-        sheet = book.create_sheet(title)
-        if hidden:
-            sheet.sheet_state = "hidden"
+        with self._patching("given a new sheet"):
+            self._edits().add_sheet(title, hidden)
+        self._changed = True
 
     def write(self, blocks: Sequence[CellBlock]) -> None:
         self._pending.extend(blocks)
 
     def commit(self) -> None:
-        if not self._pending and self._edit_book is None:
+        if not self._pending and not self._changed:
             return
-        book = self._editable()
-        _refuse_merged(book, self._pending)
-        widths = {title: book[title].max_column for title in {b.sheet for b in self._pending}}
-        for block in self._pending:
-            sheet = book[block.sheet]
-            for r, row_values in enumerate(block.values):
-                for c, value in enumerate(row_values):
-                    _set_cell(sheet.cell(row=block.row + r, column=block.col + c), value)
-            if block.row == 1 and block.col + len(block.values[0]) - 1 > widths[block.sheet] > 1:
-                _style_new_headers(
-                    sheet, widths[block.sheet], block.col, block.col + len(block.values[0]) - 1
-                )
+        self._refuse_locked()
+        self._check_unchanged()
+        # The read-only book holds the file open, which os.replace cannot replace on Windows.
+        if self._values_book is not None:
+            self._values_book.close()
+            self._values_book = None
+        try:
+            with self._patching("written"):
+                session = self._edits()
+                session.refuse_merged(self._pending)
+                for block in self._pending:
+                    session.write(block)
+                session.save()
+        except OSError as exc:
+            self._drop_session()
+            raise WorkbookError(
+                f"{self.path}: could not save ({exc}). The file is as it was before this save."
+            ) from exc
         self._pending.clear()
-        self._save(book)
+        self._changed = False
+        self._stamp = self._file_stamp()
+
+    def set_column_widths(self, sheet: str, widths: Mapping[int, float]) -> bool:
+        """Widths in characters, as Excel counts them; buffered until :meth:`commit`."""
+        with self._patching("written"):
+            self._edits().set_widths(sheet, widths)
+        self._changed = True
+        return True
 
     def set_dropdown(
         self, sheet: str, row: int, col: int, last_row: int, options: Sequence[str]
@@ -156,100 +241,38 @@ class XlsxBackend(Backend):
         Excel keeps an inline list to 255 characters and splits it at commas, so options that
         do not fit that form get no dropdown (False).
         """
-        from openpyxl.worksheet.datavalidation import DataValidation
-
         joined = ",".join(options)
         if not options or len(joined) > 255 or any(("," in o or '"' in o) for o in options):
             return False
-        ws = self._editable()[sheet]
-        _drop_overlapping_validations(ws, row, col, last_row)
-        validation = DataValidation(
-            type="list", formula1=f'"{joined}"', allow_blank=True, showDropDown=False
-        )
-        validation.error = "Pick one of the labels from the list."
-        validation.errorTitle = "Not a label"
-        validation.add(f"{cell_address(row, col)}:{cell_address(last_row, col)}")
-        ws.add_data_validation(validation)
+        with self._patching("written"):
+            self._edits().set_dropdown(sheet, row, col, last_row, joined)
+        self._changed = True
         return True
 
     def add_chart(self, sheet: str, spec: ChartSpec) -> bool:
-        """An openpyxl bar chart; a chart already anchored at ``spec.anchor`` is replaced."""
-        from openpyxl.chart import BarChart, Reference
-        from openpyxl.utils.cell import coordinate_to_tuple
-
-        ws = self._editable()[sheet]
-        anchor_row, anchor_col = coordinate_to_tuple(spec.anchor)
-        ws._charts = [c for c in ws._charts if _anchor_of(c) != (anchor_row, anchor_col)]
-        chart = BarChart()
-        chart.type = "col"
-        chart.title = spec.title
-        chart.x_axis.title = spec.x_title or None
-        chart.y_axis.title = spec.y_title or None
-        if spec.y_max is not None:
-            chart.y_axis.scaling.min = 0
-            chart.y_axis.scaling.max = spec.y_max
-        # openpyxl >= 3.1 hides axes unless told otherwise.
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        chart.height, chart.width = 7.5, 15
-        for col in spec.series:
-            data = Reference(ws, min_col=col, min_row=spec.header_row, max_row=spec.last_row)
-            chart.add_data(data, titles_from_data=True)
-        labels = Reference(
-            ws, min_col=spec.categories, min_row=spec.first_row, max_row=spec.last_row
-        )
-        chart.set_categories(labels)
-        ws.add_chart(chart, spec.anchor)
+        """A column chart; a chart already anchored at ``spec.anchor`` is replaced."""
+        with self._patching("written"):
+            self._edits().add_chart(sheet, spec)
+        self._changed = True
         return True
 
     def set_links(self, sheet: str, links: Sequence[tuple[int, int, str, int]]) -> bool:
         """Internal hyperlinks (``#'Sheet'!A12``): a click jumps to the row."""
-        from openpyxl.worksheet.hyperlink import Hyperlink
-
-        ws = self._editable()[sheet]
-        for row, col, target, target_row in links:
-            cell = ws.cell(row=row, column=col)
-            cell.hyperlink = Hyperlink(
-                ref=cell.coordinate, location=f"{quote_sheet(target)}!A{target_row}"
-            )
-            cell.style = "Hyperlink"
+        if not links:
+            return True
+        with self._patching("written"):
+            self._edits().set_links(sheet, links)
+        self._changed = True
         return True
 
-    def _save(self, book: Any) -> None:
+    def _refuse_locked(self) -> None:
         locks = lock_files(self.path)
         if locks:
-            raise WorkbookLockedError(
-                f"{self.path} is open in Excel or another program (lock file {locks[0].name}). "
-                "Close it there, then run sheetai again; nothing was written."
-            )
-        self._check_unchanged()
-        temp_name = ""
-        try:
-            handle, temp_name = tempfile.mkstemp(
-                prefix=".sheetai-", suffix=self.path.suffix, dir=self.path.parent
-            )
-            os.close(handle)
-            book.save(temp_name)
-            with contextlib.suppress(OSError):
-                shutil.copymode(self.path, temp_name)
-            os.replace(temp_name, self.path)
-            self._stamp = self._file_stamp()
-        except OSError as exc:
-            raise WorkbookError(
-                f"{self.path}: could not save ({exc}). The file is as it was before this save."
-            ) from exc
-        finally:
-            if temp_name and os.path.exists(temp_name):
-                os.unlink(temp_name)
+            raise WorkbookLockedError(_locked_message(self.path, locks[0]))
 
     def check_writable(self) -> None:
         """Fail before any model call if the file cannot be written."""
-        locks = lock_files(self.path)
-        if locks:
-            raise WorkbookLockedError(
-                f"{self.path} is open in Excel or another program (lock file {locks[0].name}). "
-                "Close it there, then run sheetai again; nothing was written."
-            )
+        self._refuse_locked()
         if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
             raise WorkbookError(f"{self.path}: no permission to write the file or its folder.")
 
@@ -257,9 +280,32 @@ class XlsxBackend(Backend):
         if self._values_book is not None:
             self._values_book.close()
             self._values_book = None
-        if self._edit_book is not None:
-            self._edit_book.close()
-            self._edit_book = None
+        self._drop_session()
+
+
+def _rows_and_formats(sheet: Any) -> tuple[Grid, dict[tuple[int, int], str]]:
+    """Values of a read-only sheet, and the number formats of its non-text, non-empty cells."""
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()
+    rows: Grid = []
+    formats: dict[tuple[int, int], str] = {}
+    by_style: dict[int, str] = {}
+    for r, cells in enumerate(sheet.iter_rows(), start=1):
+        values = []
+        for c, cell in enumerate(cells, start=1):
+            value = cell.value
+            values.append(value)
+            style = getattr(cell, "_style_id", 0)
+            if style and value is not None and not isinstance(value, str):
+                code = by_style.get(style)
+                if code is None:
+                    code = by_style[style] = str(cell.number_format or "General")
+                if code != "General":
+                    formats[r, c] = code
+        rows.append(values)
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
+    return rows, formats
 
 
 def _sheet_rows(sheet: Any) -> Grid:
@@ -291,72 +337,11 @@ def _mark_uncomputed(values: Grid, formulas: Grid) -> None:
             values[r][c] = "" if computed else Uncomputed(formula)
 
 
-def _refuse_merged(book: Any, blocks: Sequence[CellBlock]) -> None:
-    """Stop before writing into merged cells, which openpyxl cannot write."""
-    for block in blocks:
-        if block.sheet not in book.sheetnames or not block.values:
-            continue
-        last_row = block.row + len(block.values) - 1
-        last_col = block.col + max(len(r) for r in block.values) - 1
-        for merged in book[block.sheet].merged_cells.ranges:
-            if (
-                merged.min_row <= last_row
-                and block.row <= merged.max_row
-                and merged.min_col <= last_col
-                and block.col <= merged.max_col
-            ):
-                raise WorkbookError(
-                    f"{quote_sheet(block.sheet)}!{merged.coord} is merged, and sheetai needs to "
-                    "write there. Unmerge those cells (or move the output columns), then run again."
-                )
-
-
-def _style_new_headers(sheet: Any, old_width: int, first: int, last: int) -> None:
-    """Give output headers sheetai created the look of the table's last header."""
-    model = sheet.cell(row=1, column=old_width)
-    for col in range(max(first, old_width + 1), last + 1):
-        cell = sheet.cell(row=1, column=col)
-        if model.has_style:
-            cell.font, cell.fill = copy(model.font), copy(model.fill)
-            cell.border, cell.alignment = copy(model.border), copy(model.alignment)
-        header = str(cell.value or "")
-        width = 50 if header.endswith("reasoning") else max(12, min(30, len(header) + 4))
-        sheet.column_dimensions[cell.column_letter].width = width
-
-
-def _drop_overlapping_validations(ws: Any, row: int, col: int, last_row: int) -> None:
-    kept = []
-    for validation in ws.data_validations.dataValidation:
-        overlaps = any(
-            r.min_col <= col <= r.max_col and r.min_row <= last_row and row <= r.max_row
-            for r in validation.sqref.ranges
-        )
-        if not overlaps:
-            kept.append(validation)
-    ws.data_validations.dataValidation = kept
-
-
-def _anchor_of(chart: Any) -> tuple[int, int] | None:
-    """(row, col) of a chart's top-left corner, 1-based, whether new or read from a file."""
-    anchor = chart.anchor
-    if isinstance(anchor, str):
-        from openpyxl.utils.cell import coordinate_to_tuple
-
-        return coordinate_to_tuple(anchor)
-    marker = getattr(anchor, "_from", None)
-    if marker is None:
-        return None
-    return marker.row + 1, marker.col + 1
-
-
-def _set_cell(cell: Any, value: Any) -> None:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:_MAX_CELL_CHARS]
-        cell.value = value
-        # An answer that starts with '=' is text, never a formula Excel would run.
-        if value.startswith("="):
-            cell.data_type = "s"
-    else:
-        cell.value = value
+def _locked_message(path: Path, lock: Path) -> str:
+    # Excel's ~$ owner files are usually hidden on Windows; LibreOffice's sit beside the file.
+    remove = f'delete "{lock}"' if lock.name.startswith("~$") else f'rm "{lock}"'
+    return (
+        f"{path} is open in Excel or LibreOffice (lock file {lock.name}); nothing was written. "
+        "Close it there, then run sheetai again. If no program has the file open, the lock was "
+        f"left by a program that crashed: {remove}, then run again."
+    )

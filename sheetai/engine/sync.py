@@ -426,6 +426,9 @@ class _Sync:
             self.backend.add_sheet(LOG_TAB)
             self.titles.append(LOG_TAB)
             grid = []
+            # Room for the header, and for a timestamp in the first column.
+            widths = {i: max(10, len(h) + 3) for i, h in enumerate(LOG_HEADERS, start=1)}
+            self.backend.set_column_widths(LOG_TAB, {**widths, 1: 20})
         rows = log_rows(self.summary)
         blocks = []
         if not grid:

@@ -1,0 +1,239 @@
+"""Writing values into a worksheet part's ``<sheetData>``, touching only the cells written.
+
+Strings go in as inline strings (``t="inlineStr"``): the shared-strings part then stays byte
+for byte as it was, no index of it needs building, and Excel folds them into its table on its
+next save. Rows and cells stay in order, a cell keeps its style, and a formula overwritten by a
+value loses its ``<f>`` (the caller then drops the calc chain, which would name a formula that
+is gone).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import numbers
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lxml import etree
+
+from ..a1 import cell_address, quote_sheet
+from ..a1 import column_number as col_number
+from ..errors import WorkbookError
+from .xlsx_package import NS
+
+__all__ = [
+    "SheetCells",
+    "MAX_CELL_CHARS",
+    "WORKSHEET_ORDER",
+    "clean_text",
+    "col_number",
+    "insert_child",
+]
+
+MAX_CELL_CHARS = 32_767
+_ROW = f"{{{NS}}}row"
+_C = f"{{{NS}}}c"
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REF = re.compile(r"([A-Z]+)(\d+)")
+
+#: CT_Worksheet's children in schema order; a new element goes before every later one.
+WORKSHEET_ORDER = [
+    "sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData", "sheetCalcPr",
+    "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
+    "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr", "conditionalFormatting",
+    "dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter",
+    "rowBreaks", "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags",
+    "drawing", "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture", "oleObjects",
+    "controls", "webPublishItems", "tableParts", "extLst",
+]  # fmt: skip
+
+
+def clean_text(value: str) -> str:
+    r"""Text as a cell can hold it: no XML-illegal characters, at most 32,767 characters.
+
+    >>> clean_text("a\x00b\x1fc")
+    'abc'
+    """
+    return _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
+
+
+def insert_child(root: etree._Element, child: etree._Element, order: list[str]) -> None:
+    """Put ``child`` into ``root`` before the first sibling that the schema orders after it."""
+    name = etree.QName(child).localname
+    later = set(order[order.index(name) + 1 :])
+    for index, sibling in enumerate(root):
+        if isinstance(sibling.tag, str) and etree.QName(sibling).localname in later:
+            root.insert(index, child)
+            return
+    root.append(child)
+
+
+class SheetCells:
+    """The rows of one parsed worksheet part, indexed once, written cell by cell."""
+
+    def __init__(
+        self,
+        title: str,
+        root: etree._Element,
+        date_style: Callable[[Any], int],
+        is_date_style: Callable[[int], bool],
+    ) -> None:
+        self.title = title
+        self.root = root
+        data = root.find(f"{{{NS}}}sheetData")
+        if data is None:
+            data = etree.Element(f"{{{NS}}}sheetData")
+            insert_child(root, data, WORKSHEET_ORDER)
+        self.data = data
+        self._date_style = date_style
+        self._is_date_style = is_date_style
+        self.rows: dict[int, etree._Element] = {}
+        self._cells: dict[int, dict[int, etree._Element]] = {}
+        self.dropped_formula = False
+        self.max_row = 0
+        self.max_col = 0
+        last = 0
+        for row in data.iter(_ROW):
+            number = int(row.get("r") or last + 1)
+            row.set("r", str(number))
+            self.rows[number] = row
+            last = number
+        self._row_numbers = sorted(self.rows)
+
+    def _row(self, number: int) -> etree._Element:
+        row = self.rows.get(number)
+        if row is not None:
+            return row
+        row = etree.Element(_ROW, r=str(number))
+        if not self._row_numbers or self._row_numbers[-1] < number:
+            self.data.append(row)
+            self._row_numbers.append(number)
+        else:
+            at = bisect.bisect_left(self._row_numbers, number)
+            self.rows[self._row_numbers[at]].addprevious(row)
+            self._row_numbers.insert(at, number)
+        self.rows[number] = row
+        return row
+
+    def _cells_of(self, number: int, row: etree._Element) -> dict[int, etree._Element]:
+        cells = self._cells.get(number)
+        if cells is None:
+            cells = {}
+            last = 0
+            for cell in row.iter(_C):
+                ref = cell.get("r")
+                col = col_number(_REF.match(ref).group(1)) if ref else last + 1  # type: ignore[union-attr]
+                if not ref:
+                    cell.set("r", cell_address(number, col))
+                cells[col] = cell
+                last = col
+            self._cells[number] = cells
+        return cells
+
+    def cell(self, row_number: int, col: int, create: bool = True) -> etree._Element | None:
+        """The ``<c>`` at (row, col), created in order if missing and ``create``."""
+        row = self._row(row_number) if create else self.rows.get(row_number)
+        if row is None:
+            return None
+        cells = self._cells_of(row_number, row)
+        cell = cells.get(col)
+        if cell is not None or not create:
+            return cell
+        cell = etree.Element(_C, r=cell_address(row_number, col))
+        after = [c for c in cells if c > col]
+        if after:
+            cells[min(after)].addprevious(cell)
+        else:
+            row.append(cell)
+        cells[col] = cell
+        spans = row.get("spans")
+        if spans and ":" in spans:
+            low, high = (int(x) for x in spans.split(":"))
+            row.set("spans", f"{min(low, col)}:{max(high, col)}")
+        return cell
+
+    def style_of(self, row_number: int, col: int) -> str | None:
+        cell = self.cell(row_number, col, create=False)
+        return None if cell is None else cell.get("s")
+
+    def write_block(self, row: int, col: int, values: Iterable[Iterable[Any]]) -> None:
+        for r, row_values in enumerate(values):
+            for c, value in enumerate(row_values):
+                self.set(row + r, col + c, value)
+
+    def set(self, row_number: int, col: int, value: Any) -> None:
+        """Write one value, keeping the cell's style."""
+        if value is None and self.cell(row_number, col, create=False) is None:
+            return
+        cell = self.cell(row_number, col)
+        assert cell is not None
+        self._drop_formula(cell)
+        for child in list(cell):
+            cell.remove(child)
+        for attribute in ("t", "cm", "vm", "ph"):
+            cell.attrib.pop(attribute, None)
+        self.max_row = max(self.max_row, row_number)
+        self.max_col = max(self.max_col, col)
+        if value is None:
+            return
+        if isinstance(value, bool):
+            cell.set("t", "b")
+            etree.SubElement(cell, f"{{{NS}}}v").text = "1" if value else "0"
+        elif isinstance(value, numbers.Integral):
+            etree.SubElement(cell, f"{{{NS}}}v").text = str(int(value))
+        elif isinstance(value, numbers.Real) and math.isfinite(value):
+            etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(value))
+        elif isinstance(value, (dt.datetime, dt.date, dt.time)):
+            from openpyxl.utils.datetime import to_excel
+
+            style = cell.get("s")
+            if style is None or not self._is_date_style(int(style)):
+                cell.set("s", str(self._date_style(value)))
+            etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(to_excel(value)))
+        else:
+            # An answer that starts with '=' is text too: only <f> makes a formula.
+            text = clean_text(str(value))
+            cell.set("t", "inlineStr")
+            inline = etree.SubElement(cell, f"{{{NS}}}is")
+            t = etree.SubElement(inline, f"{{{NS}}}t")
+            t.text = text
+            if text != text.strip() or "\n" in text:
+                t.set(_XML_SPACE, "preserve")
+
+    def _drop_formula(self, cell: etree._Element) -> None:
+        formula = cell.find(f"{{{NS}}}f")
+        if formula is None:
+            return
+        kind = formula.get("t")
+        ref = formula.get("ref")
+        if kind in {"shared", "array", "dataTable"} and ref and ":" in ref:
+            raise WorkbookError(
+                f"{quote_sheet(self.title)}!{cell.get('r')} holds a formula shared with "
+                f"{ref} (a {kind} formula), and sheetai needs to write there. Enter the formula "
+                "in each cell on its own (or move the output column), then run again; "
+                "nothing was written."
+            )
+        self.dropped_formula = True
+
+    def update_dimension(self) -> None:
+        """Make ``<dimension>`` cover the cells written (it may be missing or stale)."""
+        if not self.max_row:
+            return
+        dimension = self.root.find(f"{{{NS}}}dimension")
+        first_row, first_col, last_row, last_col = 1, 1, self.max_row, self.max_col
+        if dimension is not None:
+            found = _REF.findall(str(dimension.get("ref", "")))
+            if found:
+                first_col, first_row = col_number(found[0][0]), int(found[0][1])
+                last_col, last_row = (col_number(found[-1][0]), int(found[-1][1]))
+        else:
+            dimension = etree.Element(f"{{{NS}}}dimension")
+            insert_child(self.root, dimension, WORKSHEET_ORDER)
+        last_row, last_col = max(last_row, self.max_row), max(last_col, self.max_col)
+        first = cell_address(first_row, first_col)
+        last = cell_address(last_row, last_col)
+        dimension.set("ref", first if first == last else f"{first}:{last}")
