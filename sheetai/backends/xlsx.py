@@ -18,10 +18,13 @@ from copy import copy
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from ..a1 import cell_address, quote_sheet
 from ..cell_values import Uncomputed, as_cell_error
 from ..errors import WorkbookError, WorkbookLockedError
-from .base import Backend, CellBlock, ChartSpec, Grid
+from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
+from .xlsx_package import Package, merged_refs
 
 __all__ = ["XlsxBackend", "Uncomputed", "lock_files"]
 
@@ -63,6 +66,7 @@ class XlsxBackend(Backend):
         self._pending: list[CellBlock] = []
         self._new_sheets: list[tuple[str, bool]] = []
         self._stamp: tuple[int, int] | None = None
+        self._formats: dict[str, dict[tuple[int, int], str]] = {}
 
     def _file_stamp(self) -> tuple[int, int]:
         stat = self.path.stat()
@@ -100,7 +104,9 @@ class XlsxBackend(Backend):
     def read(self, titles: Sequence[str]) -> dict[str, Grid]:
         book = self._values()
         wanted = [t for t in titles if t in book.sheetnames]
-        grids = {title: _sheet_rows(book[title]) for title in wanted}
+        grids = {}
+        for title in wanted:
+            grids[title], self._formats[title] = _rows_and_formats(book[title])
         formulas = None
         for title, grid in grids.items():
             for row in grid:
@@ -114,6 +120,30 @@ class XlsxBackend(Backend):
         if formulas is not None:
             formulas.close()
         return grids
+
+    def merged_ranges(self, sheet: str) -> list[CellRange]:
+        """Merged areas, from the sheet part's ``<mergeCells>`` (read-only openpyxl hides them)."""
+        from openpyxl.utils.cell import range_boundaries
+
+        try:
+            with Package(self.path) as package:
+                part = package.sheet_parts().get(sheet)
+                refs = merged_refs(package.read(part)) if part else []
+        except (zipfile.BadZipFile, KeyError, OSError, etree.XMLSyntaxError) as exc:
+            raise WorkbookError(
+                f"{self.path}: cannot read the merged cells of sheet {quote_sheet(sheet)} ({exc})."
+            ) from exc
+        ranges = []
+        for ref in refs:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            ranges.append(CellRange(min_row, min_col, max_row or min_row, max_col or min_col))
+        return ranges
+
+    def number_formats(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Formats of the non-text cells of ``sheet`` that are not General, from the last read."""
+        if sheet not in self._formats:
+            self.read([sheet])
+        return dict(self._formats.get(sheet, {}))
 
     def _editable(self) -> Any:
         if self._edit_book is None:
@@ -260,6 +290,31 @@ class XlsxBackend(Backend):
         if self._edit_book is not None:
             self._edit_book.close()
             self._edit_book = None
+
+
+def _rows_and_formats(sheet: Any) -> tuple[Grid, dict[tuple[int, int], str]]:
+    """Values of a read-only sheet, and the number formats of its non-text, non-empty cells."""
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()
+    rows: Grid = []
+    formats: dict[tuple[int, int], str] = {}
+    by_style: dict[int, str] = {}
+    for r, cells in enumerate(sheet.iter_rows(), start=1):
+        values = []
+        for c, cell in enumerate(cells, start=1):
+            value = cell.value
+            values.append(value)
+            style = getattr(cell, "_style_id", 0)
+            if style and value is not None and not isinstance(value, str):
+                code = by_style.get(style)
+                if code is None:
+                    code = by_style[style] = str(cell.number_format or "General")
+                if code != "General":
+                    formats[r, c] = code
+        rows.append(values)
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
+    return rows, formats
 
 
 def _sheet_rows(sheet: Any) -> Grid:
