@@ -9,31 +9,54 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..a1 import quote_sheet, range_address
-from ..backends.base import CellRange
+from ..backends.base import CellRange, Grid
 from ..errors import WorkbookError
+from ..steps import Step
 from ..text import cell_text
 from .columns import StepColumns
-from .plan import Category, StepPlan
+from .outputs import grid_get, reflagged
+from .plan import Category, RowPlan, StepPlan, flag_updates
 
-__all__ = ["planned_cells", "refuse_merged"]
+__all__ = ["planned_cells", "refuse_merged", "stale_flag"]
+
+
+def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> list[Any] | None:
+    """An unchanged row's outputs reflagged, when the flag sheetai wrote there is now stale
+    (``Min confidence`` moved); None when its flag cell stays as it is."""
+    record = row_plan.record
+    if row_plan.category is not Category.UNCHANGED or record is None or record.status != "ok":
+        return None
+    outputs = reflagged(step, record.outputs)
+    current = cell_text(grid_get(grid, row_plan.row, cols.flag))
+    written = cell_text(record.outputs[-1]) if record.outputs else ""
+    # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
+    if current == written and current != cell_text(outputs[-1]):
+        return outputs
+    return None
 
 
 def planned_cells(
+    step: Step,
     plan: StepPlan,
+    grid: Grid,
     cols: StepColumns,
     *,
-    flag_rows: Iterable[int] = (),
     run_keys: set[str] | None = None,
 ) -> dict[int, set[int]]:
     """The cells a step will write: 1-based row -> 0-based columns.
 
     Args:
-        plan: the step's plan.
+        step: the step.
+        plan: its plan.
+        grid: its sheet as planned (upstream steps' answers pending).
         cols: its columns; headers it creates are written in row 1.
-        flag_rows: rows whose flag cell alone is written (input errors, refreshed flags).
-        run_keys: with ``--preview``, the fingerprints that run; rows filled from the state
-            or collected from a batch are then not written either.
+        run_keys: with ``--preview``, the fingerprints that run; rows filled from the state,
+            collected from a batch or only re-flagged are then not written.
     """
+    flag_rows: Iterable[int] = ()
+    if run_keys is None:
+        flag_rows = [row for row, _ in flag_updates(plan, grid, cols.flag)]
+        flag_rows += [r.row for r in plan.rows if stale_flag(step, grid, cols, r) is not None]
     cells: dict[int, set[int]] = {}
     if cols.created:
         cells[1] = set(cols.created)

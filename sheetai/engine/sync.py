@@ -21,14 +21,14 @@ from ..providers.registry import get_provider
 from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
 from ..steps import Example, Step
-from ..text import cell_text, norm_header
+from ..text import norm_header
 from .batching import Batches, has_batch_api
 from .columns import StepColumns, resolve_columns, used_width
 from .learning import training_examples
 from .options import Listener, SyncOptions
-from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged, utc_now
+from .outputs import compose_outputs, grid_set, preview_row, reflagged, utc_now
 from .plan import Category, RowPlan, StepPlan, flag_updates, plan_rows, row_input
-from .preflight import planned_cells, refuse_merged
+from .preflight import planned_cells, refuse_merged, stale_flag
 from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
 from .summary import RunSummary, StepSummary, add_counts, from_plan
@@ -235,13 +235,8 @@ class _Sync:
         self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan, unique: list[RowPlan]
     ) -> None:
         """Refuse, before any model call, a plan that would write into merged cells."""
-        preview = self.options.preview is not None
-        flag_rows = []
-        if not preview:
-            flag_rows = [row for row, _ in flag_updates(plan, grid, cols.flag)]
-            flag_rows += [r.row for r in plan.rows if self._stale_flag(step, grid, cols, r)]
-        run_keys = {r.fingerprint for r in unique} if preview else None
-        cells = planned_cells(plan, cols, flag_rows=flag_rows, run_keys=run_keys)
+        run_keys = {r.fingerprint for r in unique} if self.options.preview is not None else None
+        cells = planned_cells(step, plan, grid, cols, run_keys=run_keys)
         if cells:
             self.writes_planned = True
             refuse_merged(step.sheet, step.name, grid[0], self._merged(step.sheet), cells)
@@ -413,32 +408,16 @@ class _Sync:
                 filled += 1
                 if outputs[-1]:
                     summary.flagged += 1
-            else:
-                outputs = self._stale_flag(step, grid, cols, row_plan)
-                if outputs is not None:
-                    self.writer.set(step.sheet, row_plan.row, cols.flag + 1, outputs[-1])
-                    grid_set(grid, row_plan.row, cols.flag, outputs[-1])
-                    record.outputs = outputs
-                    summary.reflagged += 1
+            elif (refreshed := stale_flag(step, grid, cols, row_plan)) is not None:
+                self.writer.set(step.sheet, row_plan.row, cols.flag + 1, refreshed[-1])
+                grid_set(grid, row_plan.row, cols.flag, refreshed[-1])
+                record.outputs = refreshed
+                summary.reflagged += 1
         summary.filled_from_state = filled
         summary.processed += filled
         if filled:
             self.writer.row_done(filled)
             self.listener.rows_done(step, filled)
-
-    @staticmethod
-    def _stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> Any:
-        """The outputs of an unchanged row, reflagged, when the flag sheetai wrote is stale."""
-        record = row_plan.record
-        if row_plan.category is not Category.UNCHANGED or record is None or record.status != "ok":
-            return None
-        outputs = reflagged(step, record.outputs)
-        current = cell_text(grid_get(grid, row_plan.row, cols.flag))
-        written = cell_text(record.outputs[-1]) if record.outputs else ""
-        # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
-        if current == written and current != cell_text(outputs[-1]):
-            return outputs
-        return None
 
     def _write_flags(self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan) -> None:
         """Flag rows whose inputs show errors (no model call), and unflag fixed ones."""
