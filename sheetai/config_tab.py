@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .a1 import cell_address, quote_sheet
+from .a1 import cell_address, column_letter, quote_sheet
+from .engine.columns import header_columns
 from .errors import ConfigError
 from .steps import Example, Label, Step, Task
 from .text import cell_text, did_you_mean, is_blank, norm_header
@@ -321,6 +322,7 @@ def _dependency_order(
 
     depends: dict[str, set[str]] = {step.name: set() for step in steps}
     for step in steps:
+        _check_unambiguous(reader, step, sheet_headers.get(step.sheet, []))
         headers = [h for h in sheet_headers.get(step.sheet, []) if not is_blank(h)]
         known = {norm_header(h): cell_text(h) for h in headers}
         resolved = []
@@ -379,6 +381,38 @@ def _dependency_order(
     for step in steps:
         visit(step, [])
     return ordered
+
+
+_COUNTS = {2: "two", 3: "three", 4: "four"}
+
+
+def _check_unambiguous(reader: _Reader, step: Step, header: Sequence[Any]) -> None:
+    """Refuse a step whose input or output header heads more than one column of its sheet.
+
+    Headers match ignoring case and spaces, so 'Review' and 'Review ' collide too. Duplicates
+    the step does not use are fine.
+    """
+    columns = header_columns(header)
+    names = step.output_columns()
+    used = [(name, "Input", "read") for name in step.inputs]
+    used += [(name, "Output", "write") for name in [*names.all, step.gold_column]]
+    for name, config_header, verb in used:
+        found = columns.get(norm_header(name), [])
+        if len(found) < 2:
+            continue
+        letters = [column_letter(c + 1) for c in found]
+        where = ", ".join(letters[:-1]) + " and " + letters[-1]
+        spellings = [cell_text(header[c]) for c in found]
+        spelled = ""
+        if len(set(str(header[c]) for c in found)) > 1:
+            quoted = ", ".join(f"'{header[c]}'" for c in found)
+            spelled = f" (spelled {quoted}: headers match ignoring case and spaces)"
+        count = _COUNTS.get(len(found), str(len(found)))
+        raise ConfigError(
+            f"sheet '{step.sheet}' has {count} columns headed '{spellings[0]}' ({where})"
+            f"{spelled}, so step '{step.name}' cannot tell which to {verb}; rename one.",
+            reader.cell(step.row, config_header),
+        )
 
 
 def _found_below_row_1(rows: Sequence[Sequence[Any]], column: str) -> str:

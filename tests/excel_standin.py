@@ -172,6 +172,8 @@ class Sheet:
         self.name = name
         self.cells: dict[tuple[int, int], Any] = {}
         self.formulas: dict[tuple[int, int], str] = {}
+        #: Cells showing an error value (``#N/A``): None unless read with ``err_to_str``.
+        self.errors: dict[tuple[int, int], str] = {}
         self._visible = True
 
     def __repr__(self) -> str:
@@ -201,14 +203,20 @@ class Sheet:
 
     @property
     def used_range(self) -> Range:
-        if not self.cells:
+        if not (self.cells or self.errors):
             return Range(self, (1, 1), (1, 1))
-        rows = [r for r, _ in self.cells]
-        cols = [c for _, c in self.cells]
+        rows = [r for r, _ in [*self.cells, *self.errors]]
+        cols = [c for _, c in [*self.cells, *self.errors]]
         return Range(self, (min(rows), min(cols)), (max(rows), max(cols)))
+
+    def show_error(self, row: int, col: int, error: str) -> None:
+        """Make a cell show an error value, as a formula that failed would."""
+        self.store(row, col, None)
+        self.errors[(row, col)] = error
 
     def store(self, row: int, col: int, value: Any) -> None:
         stored, formula = _as_stored(value)
+        self.errors.pop((row, col), None)
         self.cells.pop((row, col), None)
         self.formulas.pop((row, col), None)
         if stored is not None:
@@ -219,25 +227,32 @@ class Sheet:
 
 class Range:
     def __init__(
-        self, sheet: Sheet, first: tuple[int, int], last: tuple[int, int], ndim: int | None = None
+        self,
+        sheet: Sheet,
+        first: tuple[int, int],
+        last: tuple[int, int],
+        ndim: int | None = None,
+        err_to_str: bool = False,
     ) -> None:
         self.sheet = sheet
         self.row, self.column = first
         self.last_row, self.last_column = last
         self._ndim = ndim
+        self._err_to_str = err_to_str
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.last_row - self.row + 1, self.last_column - self.column + 1
 
     def options(self, convert: Any = None, **options: Any) -> Range:
-        unknown = set(options) - {"ndim"}
-        assert convert is None and not unknown, f"the stand-in models only ndim, not {unknown}"
+        unknown = set(options) - {"ndim", "err_to_str"}
+        assert convert is None and not unknown, f"the stand-in models ndim, err_to_str: {unknown}"
         return Range(
             self.sheet,
             (self.row, self.column),
             (self.last_row, self.last_column),
             options.get("ndim"),
+            bool(options.get("err_to_str")),
         )
 
     def expand(self, mode: str = "table") -> Range:
@@ -252,8 +267,12 @@ class Range:
 
     @property
     def value(self) -> Any:
+        errors = self.sheet.errors if self._err_to_str else {}
         grid = [
-            [self.sheet.cells.get((r, c)) for c in range(self.column, self.last_column + 1)]
+            [
+                self.sheet.cells.get((r, c), errors.get((r, c)))
+                for c in range(self.column, self.last_column + 1)
+            ]
             for r in range(self.row, self.last_row + 1)
         ]
         if self._ndim == 2:

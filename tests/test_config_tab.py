@@ -140,3 +140,39 @@ def test_headers_below_row_1_are_pointed_out() -> None:
         parse_config(
             [CONFIG_HEADER, sentiment_step()], {"Feedback": rows["Feedback"][0]}, sheet_rows=rows
         )
+
+
+def test_a_duplicated_input_header_names_the_config_cell_and_both_columns() -> None:
+    headers = {"Feedback": ["ID", "Review", "Review", "Product"]}
+    error = error_of(sentiment_step(), headers=headers)
+    assert str(error) == (
+        "sheetai!C2: sheet 'Feedback' has two columns headed 'Review' (B and C), so step "
+        "'sentiment' cannot tell which to read; rename one."
+    )
+
+
+def test_headers_differing_only_in_case_or_spaces_collide_and_the_message_says_so() -> None:
+    headers = {"Feedback": ["ID", "Review", "Notes", "review "]}
+    error = error_of(sentiment_step(), headers=headers)
+    assert error.cell == "sheetai!C2"
+    assert "two columns headed 'Review' (B and D) (spelled 'Review', 'review ': headers " in str(
+        error
+    )
+
+
+@pytest.mark.parametrize(
+    "duplicated", ["Sentiment", "Sentiment confidence", "SENTIMENT FLAG", "Sentiment (gold)"]
+)
+def test_a_duplicated_output_header_points_at_the_output_cell(duplicated: str) -> None:
+    headers = {"Feedback": ["ID", "Review", duplicated, "Product", duplicated]}
+    error = error_of(sentiment_step(), headers=headers)
+    assert error.cell == "sheetai!G2"
+    assert "(C and E)" in str(error) and "cannot tell which to write" in str(error)
+
+
+def test_duplicates_the_step_does_not_use_are_fine() -> None:
+    headers = {"Feedback": ["ID", "Review", "Notes", "Notes", "notes", None, None]}
+    (step,) = parse(sentiment_step(), headers=headers)
+    assert step.inputs == ["Review"]
+    error = error_of(sentiment_step(Input="Review, Notes"), headers=headers)
+    assert "three columns headed 'Notes' (C, D and E)" in str(error)

@@ -166,3 +166,20 @@ def test_a_row_inserted_in_excel_costs_only_that_row() -> None:
     feedback_writes = [a for a in book.app.assignments if a[0] == "Feedback"]
     assert feedback_writes == [("Feedback", 4, 3, 1, 4)], "only the inserted row's outputs"
     assert first_writes == ["Feedback", "_sheetai_state", "sheetai log"], "one assignment each"
+
+
+def test_error_values_are_read_as_errors_and_their_rows_flagged_not_run() -> None:
+    book = feedback_book()
+    sheet = book.sheets["Feedback"]
+    sheet.show_error(3, 2, "#N/A")  # xlwings reads it as None unless asked for err_to_str
+    summary = sync(backend(book), Settings(), SyncOptions())
+    assert (summary.steps[0].input_errors, summary.steps[0].blank_inputs) == (1, 0)
+    header = [sheet.cells.get((1, c)) for c in range(1, 7)]
+    flag = header.index("Sentiment flag") + 1
+    assert sheet.cells.get((3, flag)) == "ERROR: input Review is #N/A"
+    assert sheet.cells.get((3, header.index("Sentiment") + 1)) is None
+    assert sheet.cells.get((2, header.index("Sentiment") + 1)) in {
+        "Positive",
+        "Neutral",
+        "Negative",
+    }

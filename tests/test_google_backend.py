@@ -289,3 +289,27 @@ def test_extracted_dates_land_as_dates(server: FakeSheets, key_file: Path) -> No
     header = rows[0]
     assert rows[1][header.index("Sentiment when")] == 45306  # 2024-01-15 as a date serial
     assert rows[1][header.index("Sentiment who")] == "Ann"
+
+
+def test_error_values_are_flagged_and_merged_output_cells_refused_before_any_model_call(
+    server: FakeSheets, key_file: Path
+) -> None:
+    rows = [["ID", "Review"], [1, REVIEWS[0]], [2, "#N/A"], [3, REVIEWS[3]]]
+    sid = add_book(server, rows)
+    settings = settings_for(server, key_file)
+    with GoogleSheetsBackend(sid, settings) as backend:
+        summary = sync(backend, settings, SyncOptions())
+    assert (summary.steps[0].processed, summary.steps[0].input_errors) == (2, 1)
+    sheet = server.values(sid, "Feedback")
+    assert sheet[2][2:] == ["", "", "", "ERROR: input Review is #N/A"]
+
+    other = add_book(server, reviews(4))
+    server.merge(other, "Feedback", "C3:C4")  # where the Sentiment column will go
+    server.reset_counters()
+    with (
+        GoogleSheetsBackend(other, settings) as backend,
+        pytest.raises(WorkbookError, match=r"Feedback!C3:C4 is merged"),
+    ):
+        sync(backend, settings, SyncOptions())
+    assert server.writes == 0
+    assert server.reads == 2  # the merges come with the metadata read anyway

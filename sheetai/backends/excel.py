@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..cell_values import as_cell_error
 from ..errors import WorkbookError
 from ..settings import Settings
 from .base import Backend, CellBlock, Grid
@@ -239,7 +240,11 @@ class XlwingsBackend(Backend):
 def _sheet_rows(sheet: Any) -> Grid:
     """The sheet's values from A1 to the end of its used range; trailing empty rows dropped."""
     used = sheet.used_range
-    values = used.options(ndim=2).value or []
+    # Without err_to_str xlwings reads an error value (#N/A) as None, an empty cell.
+    values = [
+        [as_cell_error(v) or v for v in row]
+        for row in used.options(ndim=2, err_to_str=True).value or []
+    ]
     top, left = int(used.row), int(used.column)
     width = left - 1 + max((len(r) for r in values), default=0)
     rows: Grid = [[None] * width for _ in range(top - 1)]

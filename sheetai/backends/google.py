@@ -22,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dt_time
 from typing import Any
@@ -31,12 +31,13 @@ from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 
 from ..a1 import cell_address, range_address
+from ..cell_values import as_cell_error
 from ..engine.runlog import LOG_TAB
 from ..engine.writer import blocks_for
 from ..errors import WorkbookError
 from ..settings import Settings
 from ..state import STATE_TAB
-from .base import Backend, CellBlock, Grid
+from .base import Backend, CellBlock, CellRange, Grid
 from .google_http import SheetsHTTPClient, connect, translate_api_error
 
 __all__ = ["GoogleSheetsBackend", "cell_value", "quoted_range"]
@@ -44,6 +45,7 @@ __all__ = ["GoogleSheetsBackend", "cell_value", "quoted_range"]
 _MAX_CELL_CHARS = 50_000  # Google's limit per cell
 _NEW_SHEET_ROWS, _NEW_SHEET_COLS = 1000, 26  # what Google gives a new sheet
 _OWN_TABS = (STATE_TAB, LOG_TAB)
+_UNBOUNDED = 10**9  # a GridRange without an end runs to the edge of the sheet
 
 
 def cell_value(value: Any) -> Any:
@@ -87,6 +89,7 @@ class _Tab:
     rows: int
     cols: int
     exists: bool = True  # False until the addSheet request has gone out
+    merges: list[CellRange] = field(default_factory=list)
 
 
 class GoogleSheetsBackend(Backend):
@@ -155,6 +158,7 @@ class GoogleSheetsBackend(Backend):
                     hidden=bool(props.get("hidden", False)),
                     rows=int(grid.get("rowCount", 0)),
                     cols=int(grid.get("columnCount", 0)),
+                    merges=[_grid_range(m) for m in sheet.get("merges", [])],
                 )
             self._tabs = tabs
         return self._tabs
@@ -179,11 +183,20 @@ class GoogleSheetsBackend(Backend):
         )
         grids: dict[str, Grid] = {}
         for title, value_range in zip(wanted, data.get("valueRanges", []), strict=False):
-            rows = [[None if v == "" else v for v in row] for row in value_range.get("values", [])]
+            # UNFORMATTED_VALUE gives an error value as its text ("#N/A"): mark it as one.
+            rows = [
+                [None if v == "" else as_cell_error(v) or v for v in row]
+                for row in value_range.get("values", [])
+            ]
             while rows and all(v is None for v in rows[-1]):
                 rows.pop()
             grids[title] = rows
         return grids
+
+    def merged_ranges(self, sheet: str) -> list[CellRange]:
+        """Merged areas, from the metadata already read for the tabs (no extra request)."""
+        tab = self._meta().get(sheet)
+        return list(tab.merges) if tab is not None else []
 
     def add_sheet(self, title: str, *, hidden: bool = False) -> None:
         tabs = self._meta()
@@ -329,6 +342,21 @@ class GoogleSheetsBackend(Backend):
             self.flush()
         finally:
             self.http.session.close()
+
+
+def _grid_range(grid: dict[str, Any]) -> CellRange:
+    """A GridRange (0-based, end exclusive) as a 1-based inclusive CellRange.
+
+    >>> _grid_range({"startRowIndex": 1, "endRowIndex": 3, "startColumnIndex": 2,
+    ...              "endColumnIndex": 3})
+    CellRange(first_row=2, first_col=3, last_row=3, last_col=3)
+    """
+    return CellRange(
+        int(grid.get("startRowIndex", 0)) + 1,
+        int(grid.get("startColumnIndex", 0)) + 1,
+        int(grid.get("endRowIndex", _UNBOUNDED)),
+        int(grid.get("endColumnIndex", _UNBOUNDED)),
+    )
 
 
 class _Keep:

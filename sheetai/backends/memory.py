@@ -8,20 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .base import Backend, CellBlock, ChartSpec, Grid
+from ..cell_values import as_cell_error
+from ..errors import WorkbookError
+from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
 
 __all__ = ["MemoryBackend"]
 
 
 class MemoryBackend(Backend):
-    """Sheets as lists of rows; ``committed`` holds every block written, in order."""
+    """Sheets as lists of rows; ``committed`` holds every block written, in order.
+
+    Args:
+        sheets: title -> rows, header first.
+        hidden: titles of hidden sheets.
+        merged: title -> merged areas (a write into one is refused at commit, as Excel would).
+        formats: title -> number-format codes by 1-based ``(row, col)``.
+    """
 
     kind = "memory"
 
-    def __init__(self, sheets: Mapping[str, Grid], hidden: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        sheets: Mapping[str, Grid],
+        hidden: Sequence[str] = (),
+        *,
+        merged: Mapping[str, Sequence[CellRange]] | None = None,
+        formats: Mapping[str, Mapping[tuple[int, int], str]] | None = None,
+    ) -> None:
         self.sheets: dict[str, Grid] = {
             title: [list(r) for r in rows] for title, rows in sheets.items()
         }
+        self.merged = {title: list(areas) for title, areas in (merged or {}).items()}
+        self.formats = {title: dict(codes) for title, codes in (formats or {}).items()}
         self.hidden: set[str] = set(hidden)
         self.new_sheets: list[tuple[str, bool]] = []
         self.committed: list[CellBlock] = []
@@ -37,7 +55,18 @@ class MemoryBackend(Backend):
         return list(self.sheets)
 
     def read(self, titles: Sequence[str]) -> dict[str, Grid]:
-        return {t: [list(r) for r in self.sheets[t]] for t in titles if t in self.sheets}
+        # Office.js (the add-in feeding this backend) sends error values as text ("#N/A").
+        return {
+            t: [[as_cell_error(v) or v for v in r] for r in self.sheets[t]]
+            for t in titles
+            if t in self.sheets
+        }
+
+    def merged_ranges(self, sheet: str) -> list[CellRange]:
+        return list(self.merged.get(sheet, []))
+
+    def number_formats(self, sheet: str) -> dict[tuple[int, int], str]:
+        return dict(self.formats.get(sheet, {}))
 
     def add_sheet(self, title: str, *, hidden: bool = False) -> None:
         self.sheets[title] = []
@@ -49,6 +78,13 @@ class MemoryBackend(Backend):
         self._pending.extend(blocks)
 
     def commit(self) -> None:
+        for block in self._pending:
+            last_row = block.row + len(block.values) - 1
+            last_col = block.col + max((len(r) for r in block.values), default=1) - 1
+            for area in self.merged.get(block.sheet, []):
+                if area.overlaps(block.row, block.col, last_row, last_col):
+                    self._pending.clear()
+                    raise WorkbookError(f"{block.sheet}: a write into merged cells was refused.")
         for block in self._pending:
             grid = self.sheets[block.sheet]
             for r, row_values in enumerate(block.values):

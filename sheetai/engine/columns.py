@@ -9,11 +9,14 @@ from typing import Any
 from ..steps import Step
 from ..text import is_blank, norm_header
 
-__all__ = ["StepColumns", "resolve_columns", "header_index", "used_width"]
+__all__ = ["StepColumns", "resolve_columns", "header_index", "header_columns", "used_width"]
 
 
 def header_index(header: Sequence[Any]) -> dict[str, int]:
     """Normalised header -> 0-based column; the first of duplicate headers wins.
+
+    The config tab refuses a step that uses a duplicated header (see :func:`header_columns`),
+    so a step's own columns are never the ambiguous ones.
 
     >>> header_index(["Review", " review ", "Date"])
     {'review': 0, 'date': 2}
@@ -23,6 +26,19 @@ def header_index(header: Sequence[Any]) -> dict[str, int]:
         if not is_blank(value):
             index.setdefault(norm_header(value), col)
     return index
+
+
+def header_columns(header: Sequence[Any]) -> dict[str, list[int]]:
+    """Normalised header -> every 0-based column headed so, to find duplicates.
+
+    >>> header_columns(["ID", "Review", "Review ", None])
+    {'id': [0], 'review': [1, 2]}
+    """
+    columns: dict[str, list[int]] = {}
+    for col, value in enumerate(header):
+        if not is_blank(value):
+            columns.setdefault(norm_header(value), []).append(col)
+    return columns
 
 
 @dataclass

@@ -8,12 +8,15 @@ Whether its output cells still hold what sheetai wrote is told by their content 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..cell_values import CellError, Uncomputed, as_cell_error
+from ..display import display_text
 from ..providers.base import RowInput
 from ..state import StateRecord, signature
 from ..text import cell_text, is_blank
@@ -26,6 +29,9 @@ __all__ = [
     "row_fingerprint",
     "row_text",
     "row_input",
+    "input_error_flag",
+    "is_input_error_flag",
+    "flag_updates",
     "FLAGS",
 ]
 
@@ -43,6 +49,7 @@ class Category(str, Enum):
     HUMAN_EDIT = "kept_human_edit"  # a person typed over sheetai's answer: never overwritten
     BLANK = "blank"  # no input at all
     UNREADABLE = "unreadable"  # an input formula has no computed value in the file
+    INPUT_ERROR = "input_error"  # an input shows an error value (#N/A, #DIV/0!): flagged
     NOT_SELECTED = "not_selected"  # --only-flagged leaves rows without a flag alone
     PENDING = "batch_pending"  # sent in a Batch API job whose results are not collected yet
 
@@ -54,6 +61,9 @@ class Category(str, Enum):
 _RUNS = {Category.NEW, Category.CHANGED, Category.RETRY, Category.FORCED, Category.FLAGGED}
 
 FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING")
+# Rows whose error flag stays: their answer overwrites it, or their input cannot be read yet.
+_FLAG_KEPT = {Category.FILL, Category.PENDING, Category.UNREADABLE}
+_INPUT_ERROR_FLAG = re.compile(r"^ERROR: input .+ is #[A-Z0-9/!?_]+")
 
 
 @dataclass
@@ -65,6 +75,13 @@ class RowPlan:
     category: Category
     inputs: dict[str, Any]
     record: StateRecord | None = None
+    #: Number-format codes of the input cells that have one, by input name.
+    formats: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """What the model reads for the row, the inputs shown as the sheet shows them."""
+        return row_text(self.inputs, self.formats)
 
 
 @dataclass
@@ -92,6 +109,10 @@ class StepPlan:
 def row_fingerprint(step_fingerprint: str, values: Sequence[Any]) -> str:
     """A short hash of a row's input values under one step definition.
 
+    It hashes the raw values, not the text a model reads (:func:`row_text`, which follows
+    number formats): workbooks synced before inputs were shown formatted keep their answers
+    instead of re-running every row, and re-formatting a column costs nothing.
+
     >>> row_fingerprint("s1", ["great", 3.0]) == row_fingerprint("s1", ["great ", "3"])
     True
     """
@@ -99,18 +120,50 @@ def row_fingerprint(step_fingerprint: str, values: Sequence[Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def row_text(inputs: Mapping[str, Any]) -> str:
+def row_text(inputs: Mapping[str, Any], formats: Mapping[str, str] | None = None) -> str:
     """The text a model reads for a row: the lone value, or ``Header: value`` lines.
+
+    Values are shown as the sheet shows them (see :func:`~sheetai.display.display_text`):
+    ``formats`` holds the number-format codes of the input cells that have one.
 
     >>> row_text({"Review": "late"})
     'late'
-    >>> print(row_text({"Title": "Bug", "Body": "crash"}))
+    >>> print(row_text({"Title": "Bug", "Paid": 0.125}, {"Paid": "0.0%"}))
     Title: Bug
-    Body: crash
+    Paid: 12.5%
     """
-    if len(inputs) == 1:
-        return cell_text(next(iter(inputs.values())))
-    return "\n".join(f"{name}: {cell_text(value)}" for name, value in inputs.items())
+    formats = formats or {}
+    shown = {name: display_text(value, formats.get(name)) for name, value in inputs.items()}
+    if len(shown) == 1:
+        return next(iter(shown.values()))
+    return "\n".join(f"{name}: {text}" for name, text in shown.items())
+
+
+def input_error_flag(inputs: Mapping[str, Any]) -> str | None:
+    """The flag of a row whose inputs show error values, or None when none does.
+
+    >>> from sheetai.cell_values import CellError
+    >>> input_error_flag({"ID": 7, "Review": CellError("#N/A")})
+    'ERROR: input Review is #N/A'
+    >>> input_error_flag({"Review": "fine"}) is None
+    True
+    """
+    errors = [f"input {name} is {v}" for name, v in inputs.items() if isinstance(v, CellError)]
+    return "ERROR: " + "; ".join(errors) if errors else None
+
+
+def is_input_error_flag(value: Any) -> bool:
+    """Whether a flag cell holds what :func:`input_error_flag` writes.
+
+    >>> is_input_error_flag("ERROR: input Review is #DIV/0!"), is_input_error_flag("ERROR: 429")
+    (True, False)
+    """
+    return isinstance(value, str) and bool(_INPUT_ERROR_FLAG.match(value))
+
+
+def _sheetai_flag(value: Any) -> bool:
+    text = cell_text(value)
+    return text in FLAGS or text.startswith("ERROR: ")
 
 
 def plan_rows(
@@ -124,6 +177,7 @@ def plan_rows(
     records: Mapping[str, StateRecord],
     force: bool = False,
     only_flagged: bool = False,
+    formats: Mapping[tuple[int, int], str] | None = None,
 ) -> StepPlan:
     """Classify every data row of a sheet for one step.
 
@@ -138,6 +192,9 @@ def plan_rows(
         records: the state records of this step, by fingerprint.
         force: re-run rows that would be kept as human edits or skipped as unchanged.
         only_flagged: run only rows whose flag column holds a flag (a cheap-model-first cascade).
+        formats: number-format codes by 1-based ``(row, col)``
+            (:meth:`~sheetai.backends.base.Backend.number_formats`), to show inputs as the sheet
+            does.
     """
     written = {rec.owned_signature(len(owned_cols)) for rec in records.values()}
     blank_signature = signature([None] * len(owned_cols))
@@ -145,13 +202,30 @@ def plan_rows(
     for index in range(1, len(grid)):
         row = grid[index]
         inputs = {name: _cell(row, col) for name, col in input_cols.items()}
+        for name, value in inputs.items():
+            if not isinstance(value, CellError | Uncomputed) and as_cell_error(value):
+                inputs[name] = as_cell_error(value)  # a backend that left an error as text
         values = list(inputs.values())
         fingerprint = row_fingerprint(step_fingerprint, values)
+        shown = {
+            name: formats[index + 1, col + 1]
+            for name, col in input_cols.items()
+            if formats and (index + 1, col + 1) in formats
+        }
         if all(is_blank(v) for v in values):
             plan.rows.append(RowPlan(index + 1, fingerprint, Category.BLANK, inputs))
             continue
-        if any(type(v).__name__ == "Uncomputed" for v in values):
+        if any(isinstance(v, Uncomputed) for v in values):
             plan.rows.append(RowPlan(index + 1, fingerprint, Category.UNREADABLE, inputs))
+            continue
+        if any(isinstance(v, CellError) for v in values):
+            # Like a blank input, never sent; unlike one, flagged, so nobody trusts an old
+            # answer. The fingerprint holds the error text, so once it is fixed the row runs.
+            plan.rows.append(
+                RowPlan(
+                    index + 1, fingerprint, Category.INPUT_ERROR, inputs, records.get(fingerprint)
+                )
+            )
             continue
         current = signature(_cell(row, col) for col in owned_cols)
         record = records.get(fingerprint)
@@ -167,8 +241,35 @@ def plan_rows(
                 category = Category.NOT_SELECTED
         elif force and category in (Category.UNCHANGED, Category.HUMAN_EDIT, Category.FILL):
             category = Category.FORCED
-        plan.rows.append(RowPlan(index + 1, fingerprint, category, inputs, record))
+        plan.rows.append(RowPlan(index + 1, fingerprint, category, inputs, record, shown))
     return plan
+
+
+def flag_updates(
+    plan: StepPlan, grid: Sequence[Sequence[Any]], flag_col: int
+) -> list[tuple[int, Any]]:
+    """``(row, flag)`` for the flag cells the plan changes without a model: input errors.
+
+    A row whose input shows an error gets :func:`input_error_flag`; a row whose error is gone
+    but which does not run (blank now, or kept) loses that flag again. A person's own note in
+    the flag column is left alone.
+    """
+    updates: list[tuple[int, Any]] = []
+    for row_plan in plan.rows:
+        current = _cell(grid[row_plan.row - 1], flag_col) if row_plan.row <= len(grid) else None
+        if row_plan.category is Category.INPUT_ERROR:
+            flag = input_error_flag(row_plan.inputs)
+            if cell_text(current) != flag and (is_blank(current) or _sheetai_flag(current)):
+                updates.append((row_plan.row, flag))
+        elif is_input_error_flag(current) and not (
+            row_plan.category.runs or row_plan.category in _FLAG_KEPT
+        ):
+            record = row_plan.record
+            kept = record.outputs[-1] if record is not None and record.outputs else None
+            updates.append(
+                (row_plan.row, kept if row_plan.category is Category.UNCHANGED else None)
+            )
+    return updates
 
 
 def _categorize(
@@ -205,6 +306,4 @@ def _cell(row: Sequence[Any], col: int | None) -> Any:
 
 def row_input(row_plan: RowPlan) -> RowInput:
     """What a provider is given for a row."""
-    return RowInput(
-        key=row_plan.fingerprint, text=row_text(row_plan.inputs), inputs=row_plan.inputs
-    )
+    return RowInput(key=row_plan.fingerprint, text=row_plan.text, inputs=row_plan.inputs)

@@ -43,6 +43,7 @@ class StepSummary:
     reflagged: int = 0
     blank_inputs: int = 0
     unreadable_inputs: int = 0
+    input_errors: int = 0  # rows skipped and flagged: an input shows #N/A, #DIV/0! ...
     model_calls: int = 0
     requests: int = 0  # HTTP requests, retries included
     retries: int = 0
@@ -96,7 +97,7 @@ class RunSummary:
         for name in COUNT_FIELDS:
             data[name] = self.total(name)
         data["tokens"] = self.total("tokens")
-        for name in ("requests", "retries", "rate_limited", "batch_pending"):
+        for name in ("requests", "retries", "rate_limited", "batch_pending", "input_errors"):
             data[name] = self.total(name)
         data["cost_usd"] = round(self.total("cost_usd"), 6)
         data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
@@ -127,4 +128,5 @@ def from_plan(step: Step, plan: StepPlan) -> StepSummary:
         retried=counts[Category.RETRY],
         blank_inputs=counts[Category.BLANK],
         unreadable_inputs=counts[Category.UNREADABLE],
+        input_errors=counts[Category.INPUT_ERROR],
     )

@@ -12,22 +12,23 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..backends.base import Backend, CellBlock, Grid
+from ..backends.base import Backend, CellBlock, CellRange, Grid
 from ..config_tab import parse_config
-from ..errors import RunInterrupted
+from ..errors import RunInterrupted, WorkbookError
 from ..interrupts import interrupts_held
 from ..providers.base import Budget, Provider, RowInput, RowResult
 from ..providers.registry import get_provider
 from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
 from ..steps import Example, Step
-from ..text import cell_text, norm_header
+from ..text import norm_header
 from .batching import Batches, has_batch_api
 from .columns import StepColumns, resolve_columns, used_width
 from .learning import training_examples
 from .options import Listener, SyncOptions
-from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged, utc_now
-from .plan import Category, RowPlan, StepPlan, plan_rows, row_input
+from .outputs import compose_outputs, grid_set, preview_row, reflagged, utc_now
+from .plan import Category, RowPlan, StepPlan, flag_updates, plan_rows, row_input
+from .preflight import planned_cells, refuse_merged, stale_flag
 from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
 from .summary import RunSummary, StepSummary, add_counts, from_plan
@@ -72,6 +73,9 @@ class _Sync:
         self.providers: dict[str, Provider] = {}
         self.summary = RunSummary(workbook=backend.location, dry_run=options.dry_run)
         self.writable_checked = False
+        self.writes_planned = False
+        self.formats: dict[str, dict[tuple[int, int], str]] = {}
+        self.merged: dict[str, list[CellRange]] = {}
         self.batches = Batches(self)
 
     # -- reading and planning -------------------------------------------------------------
@@ -109,8 +113,6 @@ class _Sync:
         ):
             planned.status = "cancelled"
             return planned
-        if planned.total("planned"):
-            self._check_writable()
 
         self.writer = ChunkWriter(
             self.backend,
@@ -149,8 +151,34 @@ class _Sync:
             self._provider(step).check(run_step(step))
         self.state = StateStore.from_grid(self.grids.get(STATE_TAB))
         planned = self._plan_all(steps)
+        if self.writes_planned:
+            self._preflight_writable(planned)
         self.listener.plan_ready(planned)
         return steps, planned
+
+    def _preflight_writable(self, planned: RunSummary) -> None:
+        """A locked or read-only file stops a run before any model call; a dry run warns.
+
+        Only a warning there: a lock file goes away when the user closes Excel, and the plan
+        is still worth seeing.
+        """
+        if not self.options.dry_run:
+            self._check_writable()
+            return
+        try:
+            self._check_writable()
+        except WorkbookError as exc:
+            planned.messages.append(f"warning: {exc} A run would stop here, before any model call.")
+
+    def _formats(self, sheet: str) -> dict[tuple[int, int], str]:
+        if sheet not in self.formats:
+            self.formats[sheet] = self.backend.number_formats(sheet)
+        return self.formats[sheet]
+
+    def _merged(self, sheet: str) -> list[CellRange]:
+        if sheet not in self.merged:
+            self.merged[sheet] = self.backend.merged_ranges(sheet)
+        return self.merged[sheet]
 
     def _stopped(self, started: float, status: str) -> None:
         self.summary.status = status
@@ -195,11 +223,33 @@ class _Sync:
             if self.options.batch and self.options.preview is None and has_batch_api(provider):
                 summary.estimated_cost_usd /= 2  # what the Batch API charges
             summary.status = "planned"
+            self._refuse_planned_writes(step, grid, cols, plan, unique)
             for row_plan in plan.to_run():
                 grid_set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
             planned.steps.append(summary)
             self._warn_if_history_lost(step, plan, planned)
+            self._warn_of_input_errors(step, plan, planned)
         return planned
+
+    def _refuse_planned_writes(
+        self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan, unique: list[RowPlan]
+    ) -> None:
+        """Refuse, before any model call, a plan that would write into merged cells."""
+        run_keys = {r.fingerprint for r in unique} if self.options.preview is not None else None
+        cells = planned_cells(step, plan, grid, cols, run_keys=run_keys)
+        if cells:
+            self.writes_planned = True
+            refuse_merged(step.sheet, step.name, grid[0], self._merged(step.sheet), cells)
+
+    def _warn_of_input_errors(self, step: Step, plan: StepPlan, planned: RunSummary) -> None:
+        errors = plan.counts[Category.INPUT_ERROR]
+        if errors:
+            planned.messages.append(
+                f"step '{step.name}': {errors} rows skipped because an input cell shows an error "
+                f"value (#N/A, #DIV/0! ...); each is flagged in '{step.output} flag'. Fix those "
+                "cells (or the formulas' sources) and run again: the rows then run."
+            )
+            self.summary.messages.append(planned.messages[-1])
 
     def _warn_if_history_lost(self, step: Step, plan: StepPlan, planned: RunSummary) -> None:
         kept = plan.counts[Category.HUMAN_EDIT]
@@ -222,6 +272,7 @@ class _Sync:
             records=self._records(step),
             force=self.options.force,
             only_flagged=self.options.only_flagged,
+            formats=self._formats(step.sheet),
         )
 
     # -- running and writing --------------------------------------------------------------
@@ -244,6 +295,7 @@ class _Sync:
         provider = self._provider(step)
         try:
             if self.options.preview is None:
+                self._write_flags(step, grid, cols, plan)
                 self._fill_and_reflag(step, grid, cols, plan, summary)
             by_key = self._rows_by_key(plan)
             if self.options.preview is not None:
@@ -356,21 +408,22 @@ class _Sync:
                 filled += 1
                 if outputs[-1]:
                     summary.flagged += 1
-            elif row_plan.category is Category.UNCHANGED:
-                outputs = reflagged(step, record.outputs)
-                current = cell_text(grid_get(grid, row_plan.row, cols.flag))
-                written = cell_text(record.outputs[-1]) if record.outputs else ""
-                # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
-                if current == written and current != cell_text(outputs[-1]):
-                    self.writer.set(step.sheet, row_plan.row, cols.flag + 1, outputs[-1])
-                    grid_set(grid, row_plan.row, cols.flag, outputs[-1])
-                    record.outputs = outputs
-                    summary.reflagged += 1
+            elif (refreshed := stale_flag(step, grid, cols, row_plan)) is not None:
+                self.writer.set(step.sheet, row_plan.row, cols.flag + 1, refreshed[-1])
+                grid_set(grid, row_plan.row, cols.flag, refreshed[-1])
+                record.outputs = refreshed
+                summary.reflagged += 1
         summary.filled_from_state = filled
         summary.processed += filled
         if filled:
             self.writer.row_done(filled)
             self.listener.rows_done(step, filled)
+
+    def _write_flags(self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan) -> None:
+        """Flag rows whose inputs show errors (no model call), and unflag fixed ones."""
+        for row, flag in flag_updates(plan, grid, cols.flag):
+            self.writer.set(step.sheet, row, cols.flag + 1, flag)
+            grid_set(grid, row, cols.flag, flag)
 
     def _write_row(
         self, sheet: str, grid: Grid, cols: StepColumns, row: int, outputs: list[Any]
@@ -397,14 +450,15 @@ class _Sync:
     def _prune_state(self, steps: list[Step]) -> None:
         """Forget answers no row holds any more, so the state tab stays the size of the data.
 
-        A step with rows whose inputs cannot be read (formulas without results) keeps all its
-        records: those rows are still there, only unreadable for now. Records of steps that are
+        A step with rows whose inputs cannot be read (formulas without results, error values)
+        keeps all its records: those rows are still there, only unreadable for now, and once
+        fixed they must be told from a person's edit. Records of steps that are
         not in this run are kept too (a step left out for a run, or renamed back).
         """
         for step in steps:
             grid = self.grids.get(step.sheet) or [[]]
             plan = self._plan(step, grid, self._columns(step, grid))
-            if plan.counts[Category.UNREADABLE]:
+            if plan.counts[Category.UNREADABLE] or plan.counts[Category.INPUT_ERROR]:
                 continue
             present = {r.fingerprint for r in plan.rows}
             records = self._records(step)

@@ -399,6 +399,7 @@ class _Sheet:
     cells: Cells = field(default_factory=dict)
     validations: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     charts: list[dict[str, Any]] = field(default_factory=list)
+    merges: list[dict[str, Any]] = field(default_factory=list)  # GridRanges
 
     @property
     def sheet_id(self) -> int:
@@ -513,6 +514,8 @@ class _Spreadsheet:
             entry: dict[str, Any] = {"properties": sheet.api_props(index)}
             if sheet.charts:
                 entry["charts"] = copy.deepcopy(sheet.charts)
+            if sheet.merges:
+                entry["merges"] = copy.deepcopy(sheet.merges)
             if include_grid_data:
                 entry["data"] = [_grid_data(sheet)]
             sheets.append(entry)
@@ -1202,6 +1205,22 @@ class FakeSheets:
             sheet = self._sheet(self._get(spreadsheet_id), title)
             rule = sheet.validations.get((bounds.r0, bounds.c0))
             return copy.deepcopy(rule)
+
+    def merge(self, spreadsheet_id: str, title: str, a1: str) -> None:
+        """Merge a range, as a person would (reported in ``sheets[].merges``; writes unchecked)."""
+        bounds = parse_a1(a1)
+        assert bounds is not None and bounds.r1 is not None and bounds.c1 is not None, a1
+        with self._lock:
+            sheet = self._sheet(self._get(spreadsheet_id), title)
+            sheet.merges.append(
+                {
+                    "sheetId": sheet.sheet_id,
+                    "startRowIndex": bounds.r0,
+                    "endRowIndex": bounds.r1,
+                    "startColumnIndex": bounds.c0,
+                    "endColumnIndex": bounds.c1,
+                }
+            )
 
     def charts(self, spreadsheet_id: str) -> list[dict[str, Any]]:
         with self._lock:
