@@ -7,6 +7,7 @@ variables, a ``.env`` file in the working directory, then the defaults below.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     openai_concurrency: int = 64
     openai_timeout_seconds: float = 60.0
     openai_max_retries: int = 6
+    # Structured output: "auto" tries a strict json_schema, then json_object, then plain text
+    # (JSON asked for in the prompt) as the server refuses each; the others force one.
+    openai_response_format: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    # A server on this machine or the local network (loopback or private address): as many
+    # requests at once as the slots it reports (llama.cpp /props), else this many when it
+    # answers slowly; and this long for one answer, which is never sent again while it may
+    # still be computed. SHEETAI_OPENAI_CONCURRENCY / _TIMEOUT_SECONDS, when set, win.
+    openai_local_concurrency: int = Field(default=2, gt=0)
+    openai_local_timeout_seconds: float = Field(default=600.0, gt=0)
     openai_logprobs: bool = True
     # Cap on an answer's tokens (max_completion_tokens); None = per task (300, 200 for extract,
     # 1,500 for generate), plus 4,000 for a reasoning model's thinking.

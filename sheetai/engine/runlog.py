@@ -31,6 +31,7 @@ LOG_HEADERS = [
     "Retries",
     "Rate limited (429)",
     "Cost per row (USD)",
+    "Response format",
 ]
 
 
@@ -58,6 +59,7 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             s.retries,
             s.rate_limited,
             round(s.cost_usd / s.processed, 8) if s.processed else 0,
+            s.response_format,
         ]
         for s in summary.steps
     ]

@@ -49,6 +49,8 @@ class StepSummary:
     retries: int = 0
     rate_limited: int = 0
     reasked: int = 0
+    # The structured-output mode of an OpenAI-compatible server: json_schema, json_object, text.
+    response_format: str = ""
     batch_pending: int = 0
     batch_ids: list[str] = field(default_factory=list)
     cached: int = 0

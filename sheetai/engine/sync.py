@@ -317,8 +317,11 @@ class _Sync:
         finally:
             summary.seconds = time.monotonic() - started
             for name, value in provider.take_stats().items():
-                if isinstance(getattr(summary, name, None), int):
-                    setattr(summary, name, getattr(summary, name) + value)
+                current = getattr(summary, name, None)
+                if isinstance(current, int) and isinstance(value, int):
+                    setattr(summary, name, current + value)
+                elif isinstance(current, str) and isinstance(value, str) and value:
+                    setattr(summary, name, value)  # e.g. the response format used
         if self.budget.exhausted and summary.status == "done":
             summary.status = "cost_cap"
             self.summary.status = "cost_cap"

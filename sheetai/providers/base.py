@@ -132,8 +132,9 @@ class Provider(ABC):
         exception; exceptions mean the whole step cannot go on.
         """
 
-    def take_stats(self) -> dict[str, int]:
-        """Request counters since the last call (``requests``, ``retries``, ``rate_limited``)."""
+    def take_stats(self) -> dict[str, Any]:
+        """Request counters since the last call (``requests``, ``retries``, ``rate_limited``),
+        and facts about the run named by a string (``response_format``)."""
         return {}
 
     def close(self) -> None:  # noqa: B027 - nothing to release by default

@@ -7,7 +7,8 @@ app as its own process for benchmarks; ``start_subprocess`` starts one and waits
 
 Per-request fault markers, matched in the text of the user messages:
 ``__FAULT_500__``, ``__FAULT_429__``, ``__FAULT_BADJSON__`` (truncated JSON),
-``__FAULT_BADSCHEMA__`` (valid JSON that breaks the schema), ``__FAULT_HANG__``.
+``__FAULT_BADSCHEMA__`` (valid JSON that breaks the schema), ``__FAULT_HANG__``,
+``__FAULT_BADPARAM__`` (a 500 whose body names a bad parameter, as llama-cpp-python sends).
 In a batch input file, a line whose user text holds ``__FAULT_500__`` goes to the error file.
 ``fail_batches(n, status, after)`` answers ``POST .../batches`` with ``status`` ``n`` times,
 once ``after`` more batches have been created.
@@ -27,6 +28,12 @@ OpenAI's token bucket would (used / limit x 60 s), while a 429's ``retry-after``
 ``retry-after-ms`` is the exact wait until the window admits the request. ``rate_headers``
 trims them to what other servers send: ``"remaining"`` keeps only ``x-ratelimit-remaining-*``
 (Azure OpenAI), ``"none"`` drops them all (vLLM, Ollama); a 429 still carries ``retry-after``.
+
+Servers that take fewer structured-output modes: ``response_formats=("text", "json_object")``
+answers a ``json_schema`` request as llama-cpp-python's server does (500, its request validation
+error as the message); ``("text",)`` refuses ``json_object`` too. A ``json_object`` request
+with a ``schema`` (llama.cpp's extension), or any request whose system message gives a JSON
+schema on a line (``...schema...: {...}``), gets JSON that fills the schema.
 
 ``GET /_fake/stats``, ``POST /_fake/reset`` and ``POST /_fake/config`` (``{"fault_rate": 0.1}``,
 ``{"fail_next": [3, 429, 0.5]}``, ``{"fail_batches": [1, 500, 1]}``) control a server running as
@@ -80,7 +87,10 @@ MARKERS = (
     "__FAULT_BADSCHEMA__",
     "__FAULT_HANG__",
     "__FAULT_NOCREDIT__",
+    "__FAULT_BADPARAM__",
 )
+FORMATS = ("text", "json_object", "json_schema")
+_SCHEMA_IN_PROMPT = re.compile(r"schema[^:\n]*:\s*(\{.*\})\s*$", re.IGNORECASE | re.MULTILINE)
 WINDOW_S = 60.0
 UNLIMITED = 1_000_000_000  # the limit reported in headers when none is configured
 MAX_BATCH_LINES = 50_000
@@ -235,9 +245,47 @@ def default_answer(body: dict) -> dict | str:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         return fill_schema(fmt.get("json_schema", {}).get("schema", {}), last)
+    schema = fmt.get("schema") if fmt.get("type") == "json_object" else None
+    schema = schema if isinstance(schema, dict) else _prompt_schema(body)
+    if schema is not None:
+        return fill_schema(schema, last)
     if fmt.get("type") == "json_object":
         return {"answer": " ".join(last.split()[:12])}
     return f"This is a test answer to: {' '.join(last.split()[:20])}"
+
+
+def _prompt_schema(body: dict) -> dict | None:
+    """A JSON schema given on a line of the system message, as a model would read it."""
+    system = [_text(m.get("content")) for m in body.get("messages", [])]
+    system = [
+        t
+        for m, t in zip(body.get("messages", []), system, strict=True)
+        if m.get("role") == "system"
+    ]
+    for text in system:
+        for match in _SCHEMA_IN_PROMPT.finditer(text):
+            try:
+                schema = json.loads(match.group(1))
+            except ValueError:
+                continue
+            if isinstance(schema, dict):
+                return schema
+    return None
+
+
+def llama_cpp_python_error(loc: tuple, kind: str, msg: str, given: Any, path: str) -> dict:
+    """The body llama-cpp-python's server sends for a request its pydantic model rejects.
+
+    Its route handler catches FastAPI's ``RequestValidationError`` like any exception and
+    answers 500 with ``str(error)`` as the message.
+    """
+    detail = {"type": kind, "loc": ("body", *loc), "msg": msg, "input": given}
+    if kind == "literal_error":
+        detail["ctx"] = {"expected": msg.removeprefix("Input should be ")}
+    message = f"1 validation error:\n  {detail!r}\n\n  Endpoint: POST {path}"
+    return {
+        "error": {"message": message, "type": "internal_server_error", "param": None, "code": None}
+    }
 
 
 def _enum_fields(schema: dict, value: Any, root: dict) -> list[tuple[Any, list]]:
@@ -393,6 +441,10 @@ class FakeOpenAI:
         api_key: when set, requests must carry ``Authorization: Bearer <api_key>``.
         record_bodies: keep every chat request body in ``chat_bodies``.
         rate_headers: ``"all"``, ``"remaining"`` or ``"none"`` (see the module docstring).
+        response_formats: the ``response_format`` types taken; others are refused (500) with
+            llama-cpp-python's body (see the module docstring).
+        batch_api: False answers Files and Batches with 404, as vLLM, Ollama and llama.cpp do.
+        slots: serve llama.cpp's ``GET /props`` with this ``total_slots`` (None: 404).
         port: 0 picks a free port.
     """
 
@@ -417,6 +469,9 @@ class FakeOpenAI:
         record_bodies: bool = True,
         port: int = 0,
         rate_headers: str = "all",
+        response_formats: tuple[str, ...] = FORMATS,
+        batch_api: bool = True,
+        slots: int | None = None,
     ) -> None:
         self.rpm, self.tpm = rpm, tpm
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
@@ -427,6 +482,8 @@ class FakeOpenAI:
         self.answer, self.api_key, self.record_bodies = answer, api_key, record_bodies
         self.port = port
         self.rate_headers = rate_headers
+        self.response_formats = tuple(response_formats)
+        self.batch_api, self.slots = batch_api, slots
         self.rng = random.Random(seed)
         self._forced: deque[tuple[int, float]] = deque()
         self._batch_faults: deque[int] = deque()  # per POST .../batches: 0 creates, else status
@@ -582,6 +639,8 @@ class FakeOpenAI:
                 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
             )
             return await response(scope, receive, counting_send)
+        if not self.batch_api and scope["path"].startswith(("/v1/files", "/v1/batches")):
+            return await self._not_found_app(scope, receive, counting_send)
         refused = self._azure_refusal(scope) if scope["path"].startswith("/openai/") else None
         if refused is not None:
             return await refused(scope, receive, counting_send)
@@ -628,12 +687,25 @@ class FakeOpenAI:
                 "/openai/deployments/{deployment}/chat/completions", self._chat, methods=["POST"]
             ),
             Route("/v1/models", self._list_models, methods=["GET"]),
+            Route("/props", self._props, methods=["GET"]),
             Route("/v1/models/{model}", self._get_model, methods=["GET"]),
             *[Route(p + path, fn, methods=[m]) for p in BATCH_ENDPOINTS for path, fn, m in shared],
             Route("/_fake/stats", self._stats, methods=["GET"]),
             Route("/_fake/reset", self._reset, methods=["POST"]),
             Route("/_fake/config", self._config, methods=["POST"]),
         ]
+
+    async def _not_found_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(
+            404, f"Unknown request URL: {scope['path']}.", "invalid_request_error", "unknown_url"
+        )
+        await response(scope, receive, send)
+
+    async def _props(self, request: Request) -> Response:
+        """llama.cpp's server properties; only ``total_slots`` is served."""
+        if self.slots is None:
+            return await self._not_found(request, Exception())
+        return JSONResponse({"total_slots": self.slots, "model_path": "fake.gguf"})
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return _error(
@@ -690,6 +762,9 @@ class FakeOpenAI:
         user = "\n".join(_user_texts(body))
         markers = {m for m in MARKERS if m in user} if "__FAULT_" in user else set()
         headers = self._rate_headers(now)
+        refused = self._refusal(body, markers)
+        if refused is not None:
+            return JSONResponse(refused, status_code=500, headers=headers)
         forced = self._forced.popleft() if self._forced else None
         if "__FAULT_NOCREDIT__" in markers:  # OpenAI's answer when the account is out of credit
             return _error(
@@ -734,6 +809,26 @@ class FakeOpenAI:
                 headers=headers,
             )
         return JSONResponse(completion, headers=headers)
+
+    def _refusal(self, body: dict, markers: set[str]) -> dict | None:
+        """llama-cpp-python's answer to a format it does not take, or a parameter it rejects."""
+        path = "/v1/chat/completions"
+        kind = (body.get("response_format") or {}).get("type")
+        if kind is not None and kind not in self.response_formats:
+            taken = [f for f in FORMATS if f in self.response_formats]
+            expected = " or ".join(f"'{f}'" for f in taken)
+            return llama_cpp_python_error(
+                ("response_format", "type"),
+                "literal_error",
+                f"Input should be {expected}",
+                kind,
+                path,
+            )
+        if "__FAULT_BADPARAM__" in markers:
+            return llama_cpp_python_error(
+                ("fault_param",), "extra_forbidden", "Extra inputs are not permitted", True, path
+            )
+        return None
 
     async def _hang(self) -> None:
         end = time.monotonic() + self.hang_seconds

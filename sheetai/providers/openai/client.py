@@ -109,12 +109,12 @@ def check_credentials(endpoint: Endpoint, step: str) -> None:
         )
 
 
-def _options(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
+def _options(endpoint: Endpoint, settings: Settings, timeout: float | None) -> dict[str, Any]:
     # Retries are ours (they go through the throttle), so the SDK's are off.
     options: dict[str, Any] = {
         "api_key": endpoint.api_key or "no-key",
         "max_retries": 0,
-        "timeout": settings.openai_timeout_seconds,
+        "timeout": timeout or settings.openai_timeout_seconds,
     }
     if endpoint.azure:
         options["azure_endpoint"] = endpoint.base_url
@@ -124,27 +124,29 @@ def _options(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     return options
 
 
-def async_client(endpoint: Endpoint, settings: Settings, connections: int) -> Any:
+def async_client(
+    endpoint: Endpoint, settings: Settings, connections: int, timeout: float | None = None
+) -> Any:
     """An async SDK client with a connection pool sized to the concurrency.
 
     The SDK's aiohttp transport (``openai[aiohttp]``, a core dependency) costs about half the
     CPU per request of its default httpx one, whose pool checks every idle connection on every
-    request; httpx stays the fallback where aiohttp cannot be imported.
+    request; httpx stays the fallback where aiohttp cannot be imported. ``timeout`` (seconds
+    per request) defaults to ``SHEETAI_OPENAI_TIMEOUT_SECONDS``.
     """
+    timeout = timeout or settings.openai_timeout_seconds
     try:
-        http_client = openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds)
+        http_client = openai.DefaultAioHttpClient(timeout=timeout)
     except (RuntimeError, ImportError):
-        http_client = openai.DefaultAsyncHttpxClient(
-            limits=_limits(connections), timeout=settings.openai_timeout_seconds
-        )
+        http_client = openai.DefaultAsyncHttpxClient(limits=_limits(connections), timeout=timeout)
     cls = openai.AsyncAzureOpenAI if endpoint.azure else openai.AsyncOpenAI
-    return cls(**_options(endpoint, settings), http_client=http_client)
+    return cls(**_options(endpoint, settings, timeout), http_client=http_client)
 
 
 def sync_client(endpoint: Endpoint, settings: Settings) -> Any:
     """A blocking SDK client (Batch API calls: a handful per run)."""
     cls = openai.AzureOpenAI if endpoint.azure else openai.OpenAI
-    return cls(**_options(endpoint, settings))
+    return cls(**_options(endpoint, settings, None))
 
 
 def http_module() -> Any:

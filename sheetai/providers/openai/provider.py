@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import openai
+
 from ...cache import ResultCache, cache_key
 from ...errors import ProviderError
 from ...settings import Settings
@@ -18,6 +20,8 @@ from ...steps import Example, Step, Task
 from ..base import Budget, Estimate, Provider, RowInput, RowResult
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
+from .formats import ModeStore
+from .local import is_local, server_slots, unreachable
 from .pricing import cost_usd, estimate_tokens, price_for
 from .prompt import messages, prompt_fingerprint, system_prompt
 from .runner import Job, Runner, RunStats
@@ -32,6 +36,7 @@ _MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERAT
 # max_completion_tokens: without room for that, an answer is cut off before it starts.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)(?!.*-chat)", re.IGNORECASE)
 _THINKING_ROOM = 4000
+_OPENAI_URL = "https://api.openai.com/v1"
 
 
 class BatchSubmission:
@@ -58,11 +63,15 @@ class OpenAIProvider(Provider):
             self.price = (0.0, 0.0)  # a self-hosted server costs nothing per token
         self.stats = RunStats()
         self._cache: ResultCache | None = None
+        self._modes: ModeStore | None = None
+        self._slots: dict[str, int | None] = {}
+        self._reachable = False
 
     # -- the interface
 
     def check(self, step: Step) -> None:
         check_credentials(self.endpoint, step.name)
+        self._check_reachable(step)
         if self.price is None:
             where = "; an Azure deployment is priced by its name" if self.endpoint.azure else ""
             # An unknown price would make every estimate $0: no question asked, no cap applied.
@@ -125,14 +134,20 @@ class OpenAIProvider(Provider):
             if result.status == "ok":
                 self.cache.put(by_first[result.key][0], _to_cache(result))
 
+        workers, slow_limit = self._workers(concurrency)
+        forced = self.settings.openai_response_format != "auto"
+        url = self.base_url
+
+        def remember(mode: str) -> None:
+            if not forced:
+                self.modes.put(url, self.endpoint.model, mode)
+
         runner = Runner(
             spec=spec,
             model=self.endpoint.model,
-            make_client=lambda: async_client(
-                self.endpoint, self.settings, self._concurrency(concurrency)
-            ),
+            make_client=lambda: async_client(self.endpoint, self.settings, workers, self._timeout),
             throttle_limits=(rpm or self.settings.openai_rpm, tpm or self.settings.openai_tpm),
-            concurrency=self._concurrency(concurrency),
+            concurrency=workers,
             max_retries=self.settings.openai_max_retries,
             max_output_tokens=self._max_out(step),
             price=self.price,
@@ -143,6 +158,19 @@ class OpenAIProvider(Provider):
             secret=self.endpoint.api_key,
             stats=self.stats,
             keep=keep,
+            base_url=url,
+            url_setting=self._url_setting,
+            mode=self._start_mode,
+            mode_forced=forced,
+            on_mode=remember,
+            local=self.local,
+            timeout_s=self._timeout,
+            timeout_setting=(
+                "SHEETAI_OPENAI_LOCAL_TIMEOUT_SECONDS"
+                if self.local and not self._explicit("openai_timeout_seconds")
+                else "SHEETAI_OPENAI_TIMEOUT_SECONDS"
+            ),
+            slow_limit=slow_limit,
         )
         for result in runner.results(list(jobs.values())):
             job = by_first[result.key][1]
@@ -150,19 +178,23 @@ class OpenAIProvider(Provider):
             for other in job.keys[1:]:
                 yield _copy(result, other)
 
-    def take_stats(self) -> dict[str, int]:
+    def take_stats(self) -> dict[str, Any]:
         stats, self.stats = self.stats, RunStats()
         return {
             "requests": stats.requests,
             "retries": stats.retries,
             "rate_limited": stats.rate_limited,
             "reasked": stats.reasked,
+            "response_format": stats.response_format,
         }
 
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+        if self._modes is not None:
+            self._modes.close()
+            self._modes = None
 
     # -- the Batch API
 
@@ -237,6 +269,14 @@ class OpenAIProvider(Provider):
             batch_api.submit(client, bodies, step.name, url, note)
         except batch_api.PartialSubmitError as partial:
             reason = type(partial.cause).__name__
+            if not created and isinstance(
+                partial.cause, (openai.NotFoundError, openai.PermissionDeniedError)
+            ):
+                raise ProviderError(
+                    f"step '{step.name}': the server at {self.base_url} has no Batch API (its "
+                    f"Files/Batches endpoints answered {partial.cause.status_code}). Run "
+                    "without --batch: the same rows then go one request each."
+                ) from partial.cause
             if not created:
                 raise ProviderError(
                     f"step '{step.name}': the batch could not be created ({reason})."
@@ -300,6 +340,69 @@ class OpenAIProvider(Provider):
         if self.settings.openai_max_output_tokens:
             return self.settings.openai_max_output_tokens
         return _MAX_OUT[step.task] + (_THINKING_ROOM if self.reasoning else 0)
+
+    def _check_reachable(self, step: Step) -> None:
+        """A self-hosted or Azure URL where nothing listens stops the step before it starts."""
+        if not self.endpoint.base_url or self._reachable:
+            return
+        why = unreachable(self.endpoint.base_url)
+        if why is not None:
+            raise ProviderError(
+                f"step '{step.name}': cannot connect to {self.base_url} ({why}): check "
+                f"{self._url_setting}."
+            )
+        self._reachable = True
+
+    @property
+    def _url_setting(self) -> str:
+        return "AZURE_OPENAI_ENDPOINT" if self.endpoint.azure else "OPENAI_BASE_URL"
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go, as a user would write it (also the key of the mode store)."""
+        return (self.endpoint.base_url or _OPENAI_URL).rstrip("/")
+
+    @property
+    def local(self) -> bool:
+        """A server on this machine or network (Azure never is, whatever its URL)."""
+        return not self.endpoint.azure and is_local(self.endpoint.base_url)
+
+    @property
+    def modes(self) -> ModeStore:
+        if self._modes is None:
+            self._modes = ModeStore.in_home(self.settings.home)
+        return self._modes
+
+    @property
+    def _start_mode(self) -> str:
+        forced = self.settings.openai_response_format
+        if forced != "auto":
+            return forced
+        return self.modes.get(self.base_url, self.endpoint.model) or "json_schema"
+
+    @property
+    def _timeout(self) -> float:
+        if self.local and not self._explicit("openai_timeout_seconds"):
+            return self.settings.openai_local_timeout_seconds
+        return self.settings.openai_timeout_seconds
+
+    def _explicit(self, name: str) -> bool:
+        return name in self.settings.model_fields_set
+
+    def _workers(self, wanted: int | None) -> tuple[int, int | None]:
+        """How many requests at once, and for a local server that reports no slots, how many
+        to keep if its first answer is slow (``--concurrency`` and the setting win)."""
+        if wanted:
+            return max(1, wanted), None
+        if not self.local or self._explicit("openai_concurrency"):
+            return self._concurrency(None), None
+        url = self.endpoint.base_url or ""
+        if url not in self._slots:
+            self._slots[url] = server_slots(url, self.endpoint.api_key)
+        slots = self._slots[url]
+        if slots is not None:
+            return slots, None
+        return self._concurrency(None), self.settings.openai_local_concurrency
 
     def _concurrency(self, wanted: int | None) -> int:
         return max(1, wanted or self.settings.openai_concurrency)
