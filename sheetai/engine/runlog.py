@@ -31,6 +31,8 @@ LOG_HEADERS = [
     "Retries",
     "Rate limited (429)",
     "Cost per row (USD)",
+    "Standing flags",
+    "Model load (s)",
 ]
 
 
@@ -58,6 +60,8 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             s.retries,
             s.rate_limited,
             round(s.cost_usd / s.processed, 8) if s.processed else 0,
+            s.flagged_total,
+            round(s.load_seconds, 2),
         ]
         for s in summary.steps
     ]

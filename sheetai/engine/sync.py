@@ -30,7 +30,7 @@ from .outputs import compose_outputs, grid_get, grid_set, preview_row, reflagged
 from .plan import Category, RowPlan, StepPlan, plan_rows, row_input
 from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
-from .summary import RunSummary, StepSummary, add_counts, from_plan
+from .summary import RunSummary, StepSummary, add_counts, from_plan, record_outputs
 from .writer import ChunkWriter
 
 __all__ = ["SyncOptions", "Listener", "sync", "compose_outputs"]
@@ -265,8 +265,9 @@ class _Sync:
         finally:
             summary.seconds = time.monotonic() - started
             for name, value in provider.take_stats().items():
-                if isinstance(getattr(summary, name, None), int):
+                if isinstance(getattr(summary, name, None), (int, float)):
                     setattr(summary, name, getattr(summary, name) + value)
+            record_outputs(summary, grid, cols)
         if self.budget.exhausted and summary.status == "done":
             summary.status = "cost_cap"
             self.summary.status = "cost_cap"
@@ -336,6 +337,7 @@ class _Sync:
             "rpm": self.options.rpm,
             "tpm": self.options.tpm,
             "concurrency": self.options.concurrency,
+            "status": lambda text: self.listener.status(step, text),
         }
         return provider.run(
             step, rows, training, **{k: v for k, v in extra.items() if k in accepted}
