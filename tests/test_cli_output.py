@@ -185,3 +185,18 @@ def test_a_terminal_table_is_never_cut(width: int) -> None:
     assert "Loading the model of sentiment (local) took 1.7 s" in out
     # rows/s leaves the model load out: 198 rows in 4.2 - 1.7 s.
     assert "79.2" in out
+
+
+@pytest.mark.slow
+def test_sheetai_summary_piped_cuts_no_cell(runs: Runs) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sheetai", "summary", str(runs.path), "--no-write"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout and "\x1b" not in result.stdout
+    standing = _flag_cells(runs.path, "Sentiment flag")
+    assert f"LOW_CONFIDENCE {standing}" in result.stdout

@@ -7,7 +7,6 @@ import random
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -22,6 +21,7 @@ from ..quality.summary_tab import SUMMARY_TAB, overview, summary_grid
 from ..settings import Settings
 from .app import Workbook, _fail, app, example
 from .output import err_console
+from .report import stdout_console
 
 __all__ = ["review", "qc", "summary"]
 
@@ -170,7 +170,7 @@ def qc(
     if as_json:
         typer.echo(json.dumps({"steps": [r.to_json() for r in reports]}))
     else:
-        console = Console()
+        console = stdout_console()
         for report in reports:
             console.print(_report_table(report))
     for report in reports:
@@ -228,4 +228,4 @@ def summary(
             f"${o.last_run_cost_usd:.4f}",
             "-" if per_row is None else f"${per_row:.6f}",
         )
-    Console().print(table)
+    stdout_console().print(table)

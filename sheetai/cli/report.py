@@ -22,6 +22,7 @@ __all__ = [
     "plain_table",
     "report_lines",
     "print_report",
+    "stdout_console",
 ]
 
 Cells = tuple[str, list[str], list[list[str]]]
@@ -201,6 +202,15 @@ def preview_table(summary: StepSummary) -> Table:
         cells = [text[:200], result, str(row["reasoning"] or "")]
         table.add_row(str(row["row"]), *map(escape, cells[:2]), confidence, escape(cells[2]))
     return table
+
+
+def stdout_console() -> Console:
+    """A console on stdout; piped or logged, wide enough that no table cell is cut to fit."""
+    console = Console()
+    if console.is_terminal:
+        return console
+    # Tables are drawn at their natural width; a log has no window to fit.
+    return Console(width=max(console.width, 1_000))
 
 
 def print_report(summary: RunSummary, console: Console) -> None:
