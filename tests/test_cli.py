@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,14 +30,27 @@ def sheetai(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sheetai", *args], capture_output=True, text=True)
 
 
-def test_every_command_has_help() -> None:
+def test_every_command_has_help_with_an_example_and_no_placeholder_on_flags() -> None:
     command = get_command(app)
     names = list(command.commands)  # type: ignore[attr-defined]
-    assert {"run", "init"} <= set(names)
+    assert {"run", "init", "review", "qc", "summary", "serve"} <= set(names)
+    root = runner.invoke(app, ["--help"])
+    assert root.exit_code == 0 and "<bool>" not in root.output
     for name in names:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Usage" in result.output
+        assert not re.search(r"<bool[^>]*>", result.output), (
+            f"sheetai {name} --help:\n{result.output}"
+        )
+        examples = result.output.split("Examples:")[-1]
+        assert "Examples:" in result.output and f"sheetai {name} " in examples, name
+    run_help = runner.invoke(app, ["run", "--help"]).output
+    # Flags users already type keep their names.
+    for flag in ("--dry-run", "--force", "--only-flagged", "--json", "--yes", "--excel",
+                 "--batch", "--wait"):  # fmt: skip
+        assert flag in run_help
+    assert "sheetai[excel]" in run_help  # not eaten as markup
 
 
 def test_every_command_is_documented_in_the_readme() -> None:

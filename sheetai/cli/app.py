@@ -21,7 +21,7 @@ from ..engine.summary import RunSummary
 from ..engine.sync import SyncOptions, sync
 from ..errors import RunInterrupted, SheetAIError
 from ..settings import Settings
-from .output import ProgressListener, err_console, plan_table, preview_table, summary_table
+from .output import ProgressListener, err_console, plan_table, print_report
 
 __all__ = ["app", "main"]
 
@@ -31,6 +31,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help prints a "<bool>" placeholder after every flag
+    # (even --help) and eats "[...]" in help texts as markup.
+    rich_markup_mode=None,
 )
 
 Workbook = Annotated[
@@ -56,7 +59,19 @@ def _root(
         raise typer.Exit(0)
 
 
-@app.command()
+def example(*lines: str) -> str:
+    """A help epilog of example command lines, kept one per line by click."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@app.command(
+    epilog=example(
+        "sheetai run feedback.xlsx --dry-run",
+        "sheetai run feedback.xlsx",
+        "sheetai run feedback.xlsx --step sentiment --only-flagged",
+        "sheetai run https://docs.google.com/spreadsheets/d/<id>/edit --yes --max-cost 2",
+    )
+)
 def run(
     workbook: Annotated[
         str | None, typer.Argument(help="An .xlsx/.xlsm file, or a Google Sheets URL or key.")
@@ -97,7 +112,8 @@ def run(
         typer.Option(help="Google service-account JSON file (Google Sheets only)."),
     ] = None,
     excel: Annotated[
-        bool, typer.Option("--excel", help="Sync the workbook open in Excel (sheetai[excel]).")
+        bool,
+        typer.Option("--excel", help="Sync the workbook open in Excel (needs sheetai[excel])."),
     ] = False,
     batch: Annotated[
         bool, typer.Option("--batch", help="Send rows to the OpenAI Batch API (half price).")
@@ -121,7 +137,7 @@ def run(
         _fail(
             SheetAIError("name a workbook: sheetai run FILE.xlsx, a Google Sheets URL, or --excel.")
         )
-    listener = ProgressListener(err_console, enabled=not as_json and err_console.is_terminal)
+    listener = ProgressListener(err_console, enabled=not as_json)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         with open_backend(workbook, settings) as backend:
@@ -167,11 +183,7 @@ def _report(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
         return
-    console = Console()
-    console.print(plan_table(summary) if summary.dry_run else summary_table(summary))
-    for step_summary in summary.steps:
-        if step_summary.preview:
-            console.print(preview_table(step_summary))
+    print_report(summary, Console())
     for message in summary.messages:
         err_console.print(f"[yellow]{escape(message)}[/]")
     for s in summary.steps:
@@ -182,7 +194,12 @@ def _report(summary: RunSummary, as_json: bool) -> None:
             )
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        'sheetai init feedback.xlsx --sheet Feedback --input Review --labels "Positive,Neutral,'
+        'Negative" --output Sentiment'
+    )
+)
 def init(
     workbook: Workbook,
     sheet: Annotated[str, typer.Option(help="The data sheet (tab) whose rows the step reads.")],

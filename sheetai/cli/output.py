@@ -1,4 +1,8 @@
-"""How the CLI shows progress and summaries (rich, on stderr so ``--json`` stdout stays clean)."""
+"""How the CLI shows progress (rich, on stderr so ``--json`` stdout stays clean).
+
+On a terminal each step gets a live bar; piped or logged (cron, CI), a plain line when a step
+starts, when it is busy with something else than rows (loading the model) and when it ends.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,43 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from ..engine.summary import RunSummary, StepSummary
+from ..engine.summary import StepSummary
 from ..engine.sync import Listener
 from ..steps import Step
+from .report import plan_table, preview_table, print_report, summary_table
 
-__all__ = ["ProgressListener", "summary_table", "plan_table", "preview_table", "err_console"]
+__all__ = [
+    "ProgressListener",
+    "summary_table",
+    "plan_table",
+    "preview_table",
+    "print_report",
+    "err_console",
+]
 
 err_console = Console(stderr=True, soft_wrap=True)
 
 
 class ProgressListener(Listener):
-    """A progress bar per step."""
+    """A progress bar per step on a terminal, a line per event elsewhere.
 
-    def __init__(self, console: Console, enabled: bool = True) -> None:
+    Args:
+        console: Where progress goes (stderr).
+        enabled: False to say nothing (``--json``).
+        live: Draw bars; default: when ``console`` is a terminal.
+    """
+
+    def __init__(self, console: Console, enabled: bool = True, live: bool | None = None) -> None:
         self.console = console
         self.enabled = enabled
+        self.live = console.is_terminal if live is None else live
         self.progress: Progress | None = None
-        self.task: int | None = None
+        self.task: Any = None
+        self.title = ""
+        self.started: set[str] = set()
         self.batch_tasks: dict[str, Any] = {}
+        self.batch_done: dict[str, int] = {}
 
     def _bars(self) -> Progress:
         if self.progress is None:
@@ -40,21 +61,52 @@ class ProgressListener(Listener):
             self.progress.start()
         return self.progress
 
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     def step_started(self, step: Step, total: int) -> None:
         if not self.enabled or total == 0:
             return
-        self.task = self._bars().add_task(escape(f"{step.name} ({step.model}) rows"), total=total)
+        self.started.add(step.name)
+        self.title = escape(f"{step.name} ({step.model}) rows")
+        if self.live:
+            self.task = self._bars().add_task(self.title, total=total)
+        else:
+            self._line(f"{step.name} ({step.model}): {total} rows to write")
+
+    def status(self, step: Step, text: str) -> None:
+        """Shown in place of the bar's title, so a bar stalled at 0 says why."""
+        if not self.enabled or step.name not in self.started:
+            return
+        if not self.live:
+            if text:
+                self._line(f"{step.name}: {text}")
+        elif self.progress is not None and self.task is not None:
+            title = f"{self.title}: {escape(text)}" if text else self.title
+            self.progress.update(self.task, description=title)
 
     def rows_done(self, step: Step, count: int) -> None:
         if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task, count)  # type: ignore[arg-type]
+            self.progress.advance(self.task, count)
 
     def step_finished(self, summary: StepSummary) -> None:
         self.task = None
+        if not self.enabled or self.live or summary.step not in self.started:
+            return
+        load = f", model load {summary.load_seconds:.1f} s" if summary.load_seconds else ""
+        self._line(
+            f"{summary.step}: {summary.status}, {summary.processed} rows written in "
+            f"{summary.seconds:.1f} s{load}"
+        )
 
     def batch_progress(self, step: Step, done: int, total: int, running: bool) -> None:
         """One bar per step while ``--batch --wait`` polls the Batch API."""
         if not self.enabled or not total:
+            return
+        if not self.live:
+            if self.batch_done.get(step.name) != done:
+                self.batch_done[step.name] = done
+                self._line(f"{step.name}: OpenAI batch lines {done}/{total}")
             return
         bars = self._bars()
         if step.name not in self.batch_tasks:
@@ -66,54 +118,3 @@ class ProgressListener(Listener):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-
-
-def plan_table(summary: RunSummary) -> Table:
-    table = Table(title=escape(f"Plan for {summary.workbook}"), title_justify="left")
-    headers = [
-        "Step",
-        "Model",
-        "To write",
-        "New",
-        "Changed",
-        "Unchanged",
-        "Kept edits",
-        "Est. cost",
-    ]
-    for name in headers:
-        table.add_column(name, justify="left" if name in ("Step", "Model") else "right")
-    table.columns[0].no_wrap = True
-    for s in summary.steps:
-        counts = [s.planned, s.new, s.changed + s.retried, s.skipped_unchanged, s.kept_human_edits]
-        cost = f"${s.estimated_cost_usd:.4f}"
-        table.add_row(escape(s.step), escape(s.model), *map(str, counts), cost)
-    return table
-
-
-def summary_table(summary: RunSummary) -> Table:
-    title = f"{summary.workbook}: {summary.status} in {summary.seconds:.1f} s"
-    table = Table(title=escape(title), title_justify="left")
-    headers = ["Step", "Written", "Unchanged", "Kept edits", "Failed", "Flagged", "Cost", "Rows/s"]
-    for name in headers:
-        table.add_column(name, justify="left" if name == "Step" else "right")
-    table.columns[0].no_wrap = True
-    for s in summary.steps:
-        counts = [s.processed, s.skipped_unchanged, s.kept_human_edits, s.failed, s.flagged]
-        rate = f"{s.rows_per_second:.0f}" if s.processed else "-"
-        table.add_row(escape(s.step), *map(str, counts), f"${s.cost_usd:.4f}", rate)
-    return table
-
-
-def preview_table(summary: StepSummary) -> Table:
-    """The rows a ``--preview`` ran, to judge a prompt before paying for every row."""
-    title = escape(f"Preview of step '{summary.step}'")
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for name in ("Row", "Input", "Result", "Confidence", "Reasoning"):
-        table.add_column(name, overflow="fold")
-    for row in summary.preview:
-        text = str(row["input"])
-        confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
-        result = str(row["result"] if row["result"] is not None else row["flag"] or "")
-        cells = [text[:200], result, str(row["reasoning"] or "")]
-        table.add_row(str(row["row"]), *map(escape, cells[:2]), confidence, escape(cells[2]))
-    return table

@@ -7,7 +7,6 @@ import random
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,8 +19,9 @@ from ..quality.report import HeldOut, StepReport, build_report
 from ..quality.review_tab import review_location, write_review
 from ..quality.summary_tab import SUMMARY_TAB, overview, summary_grid
 from ..settings import Settings
-from .app import Workbook, _fail, app
+from .app import Workbook, _fail, app, example
 from .output import err_console
+from .report import stdout_console
 
 __all__ = ["review", "qc", "summary"]
 
@@ -36,7 +36,12 @@ def _check_writable(backend: object) -> None:
         check()
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "sheetai review feedback.xlsx --step sentiment --fraction 0.1 --seed 7",
+        "sheetai qc feedback.xlsx   # after filling the 'Correct label' column",
+    )
+)
 def review(
     workbook: Workbook,
     step: StepOption = None,
@@ -127,7 +132,9 @@ def _report_table(report: StepReport) -> Table:
     return table
 
 
-@app.command()
+@app.command(
+    epilog=example("sheetai qc feedback.xlsx --target 0.95", "sheetai qc feedback.xlsx --json")
+)
 def qc(
     workbook: Workbook,
     step: StepOption = None,
@@ -163,7 +170,7 @@ def qc(
     if as_json:
         typer.echo(json.dumps({"steps": [r.to_json() for r in reports]}))
     else:
-        console = Console()
+        console = stdout_console()
         for report in reports:
             console.print(_report_table(report))
     for report in reports:
@@ -180,7 +187,9 @@ def qc(
         err_console.print(f"Wrote the '{QC_TAB}' tab ({where}).", highlight=False)
 
 
-@app.command()
+@app.command(
+    epilog=example("sheetai summary feedback.xlsx", "sheetai summary feedback.xlsx --json")
+)
 def summary(
     workbook: Workbook,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -219,4 +228,4 @@ def summary(
             f"${o.last_run_cost_usd:.4f}",
             "-" if per_row is None else f"${per_row:.6f}",
         )
-    Console().print(table)
+    stdout_console().print(table)

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import SheetAIError
 from ..settings import Settings
-from .app import _fail, app
+from .app import _fail, app, example
 
 __all__ = ["serve", "is_loopback"]
 
@@ -29,7 +29,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "sheetai serve",
+        "SHEETAI_SERVICE_TOKEN=... sheetai serve --host 0.0.0.0 --port 8000 --credentials sa.json",
+    )
+)
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

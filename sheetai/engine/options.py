@@ -42,6 +42,10 @@ class Listener:
     def rows_done(self, step: Step, count: int) -> None:
         """``count`` more rows of the current step are written (in memory)."""
 
+    def status(self, step: Step, text: str) -> None:
+        """What the step is busy with while no rows finish (``"loading the embedded model…"``);
+        ``""`` when that is over. Providers that have nothing to say send nothing."""
+
     def step_finished(self, summary: StepSummary) -> None:
         """The step is complete, failed or interrupted."""
 

