@@ -320,7 +320,8 @@ def test_an_unlimited_server_without_headers_is_not_paced(tmp_path) -> None:
         in_flight = server.max_in_flight
         statuses = server.responses_by_status
     assert summary.steps[0].processed == 80 and summary.steps[0].rate_limited == 0
-    assert statuses == {200: 80} and in_flight >= 32
+    # A loopback server is asked once for llama.cpp's /props and /slots (404 here).
+    assert {k: v for k, v in statuses.items() if k != 404} == {200: 80} and in_flight >= 32
 
 
 @pytest.mark.slow
