@@ -7,7 +7,6 @@ nothing.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
@@ -15,7 +14,7 @@ from pydantic import BaseModel, Field
 from .cache import ResultCache, cache_key
 from .config_tab import parse_labels
 from .errors import SheetAIError
-from .providers.base import Budget, Provider, RowInput
+from .providers.base import Budget, Provider, RowInput, RunOptions
 from .providers.registry import get_provider
 from .settings import Settings
 from .steps import Step, Task
@@ -114,11 +113,13 @@ def _answer_group(
         return
     try:
         provider = provider_for(model, settings)
-        provider.check(step)
-        # The same cost cap as a sync: /v1/classify is reachable by every sheet's secret.
-        accepts_budget = "budget" in inspect.signature(provider.run).parameters
-        extra = {"budget": Budget(settings.max_cost_usd)} if accepts_budget else {}
-        answers = {r.key: r for r in provider.run(step, list(missing.values()), [], **extra)}
+        try:
+            provider.check(step)
+            # The same cost cap as a sync: /v1/classify is reachable by every sheet's secret.
+            options = RunOptions(budget=Budget(settings.max_cost_usd))
+            answers = {r.key: r for r in provider.run(step, list(missing.values()), [], options)}
+        finally:
+            provider.close()
     except SheetAIError as error:
         for i in indexes:
             if results[i] is None:

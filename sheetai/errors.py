@@ -8,7 +8,6 @@ The tree::
     │   └── WorkbookLockedError  Excel has the file open (``~$`` lock file beside it)
     ├── ProviderError            a model provider cannot be used at all (not per row)
     ├── MissingExtraError        an optional dependency is not installed
-    ├── BudgetExceededError      the cost cap stopped the run before it started
     └── RunInterrupted           Ctrl-C or SIGTERM: finished rows saved, the rest resumable
 
 Errors carry *where* (sheet, cell, step) and *what to do next*; third-party exceptions are
@@ -24,7 +23,6 @@ __all__ = [
     "WorkbookLockedError",
     "ProviderError",
     "MissingExtraError",
-    "BudgetExceededError",
     "RunInterrupted",
 ]
 
@@ -70,10 +68,6 @@ class MissingExtraError(SheetAIError):
             f"{feature} needs the '{module}' package, which is not installed. "
             f'Run: pip install "sheetai[{extra}]"'
         )
-
-
-class BudgetExceededError(SheetAIError):
-    """The estimated cost is above the cap set with ``--max-cost`` or the settings."""
 
 
 class RunInterrupted(SheetAIError):

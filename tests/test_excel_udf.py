@@ -12,7 +12,7 @@ import pytest
 from sheetai import excel_udf
 from sheetai.classify import ClassifyItem, ClassifyResult, classify_items
 from sheetai.excel_udf import AICLASSIFY, AICLASSIFY_DETAIL, Batcher, sync_active_workbook
-from sheetai.providers.base import Provider, RowInput, RowResult
+from sheetai.providers.base import Provider, RowInput, RowResult, RunOptions
 from sheetai.providers.registry import get_provider
 from sheetai.settings import Settings
 from sheetai.steps import Example, Step
@@ -36,10 +36,17 @@ class CountingProvider(Provider):
         return self.inner.estimate(step, rows)
 
     def run(
-        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example]
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        training: Sequence[Example],
+        options: RunOptions,
     ) -> Iterator[RowResult]:
         self.runs.append(len(rows))
-        return self.inner.run(step, rows, training)
+        return self.inner.run(step, rows, training, options)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from sheetai import Settings, SyncOptions, sync
 from sheetai.backends.xlsx import XlsxBackend
 from sheetai.errors import WorkbookError, WorkbookLockedError
-from sheetai.providers.base import Estimate, Provider, RowInput, RowResult
+from sheetai.providers.base import Estimate, Provider, RowInput, RowResult, RunOptions
 from sheetai.steps import Example, Step
 
 from .conftest import column, make_workbook, read_sheet, sentiment_step
@@ -38,7 +38,11 @@ class Recorder(Provider):
         return Estimate(tokens=10 * len(rows))
 
     def run(
-        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example]
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        training: Sequence[Example],
+        options: RunOptions,
     ) -> Iterator[RowResult]:
         for row in rows:
             self.texts.append(row.text)

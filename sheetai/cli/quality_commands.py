@@ -30,12 +30,6 @@ StepOption = Annotated[
 ]
 
 
-def _check_writable(backend: object) -> None:
-    check = getattr(backend, "check_writable", None)
-    if check is not None:
-        check()
-
-
 @app.command(
     epilog=example(
         "sheetai review feedback.xlsx --step sentiment --fraction 0.1 --seed 7",
@@ -63,7 +57,7 @@ def review(
         with open_backend(workbook, settings) as backend:
             book = load_workbook(backend, settings)
             steps = select_steps(book.steps, step)
-            _check_writable(backend)
+            backend.check_writable()
             outcomes = write_review(
                 backend, book, steps, fraction=fraction, seed=chosen_seed, min_rows=min_rows,
                 replace=replace,
@@ -163,7 +157,7 @@ def qc(
             ]
             charts = False
             if write and any(r.reviewed for r in reports):
-                _check_writable(backend)
+                backend.check_writable()
                 charts = write_qc(backend, book.titles, book.grids.get(QC_TAB), reports)
     except SheetAIError as error:
         _fail(error)
@@ -204,7 +198,7 @@ def summary(
             book = load_workbook(backend, settings)
             overviews = [overview(s, book.grids) for s in book.steps]
             if write:
-                _check_writable(backend)
+                backend.check_writable()
                 grid, charts = summary_grid(overviews)
                 write_tab(
                     backend, book.titles, book.grids.get(SUMMARY_TAB), SUMMARY_TAB, grid, charts

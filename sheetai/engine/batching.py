@@ -7,11 +7,11 @@ and keeps the batch bookkeeping (ids in the state tab's extras) out of the main 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..backends.base import Grid
 from ..errors import ProviderError
-from ..providers.base import Provider, RowInput, RowResult
+from ..providers.base import BatchProvider, Provider, RowInput, RowResult
 from ..state import StateRecord
 from ..steps import Step
 from ..text import cell_text, norm_header
@@ -31,7 +31,7 @@ WAITING = "Waiting for OpenAI batch "
 
 def has_batch_api(provider: Provider) -> bool:
     """Whether ``--batch`` sends this provider's rows to a Batch API (at half price)."""
-    return callable(getattr(provider, "submit_batch", None))
+    return isinstance(provider, BatchProvider)
 
 
 class Batches:
@@ -57,8 +57,7 @@ class Batches:
         and saved as soon as it exists: a Ctrl-C, SIGTERM or crash during a long upload never
         loses a batch already billed.
         """
-        submit = getattr(provider, "submit_batch", None)
-        if submit is None:
+        if not isinstance(provider, BatchProvider):
             raise ProviderError(
                 f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
             )
@@ -71,7 +70,7 @@ class Batches:
             self.run.writer.commit()
 
         budget = self.run.budget
-        submission = submit(run_step(step), unique, budget=budget, on_batch=record)
+        submission = provider.submit_batch(run_step(step), unique, budget=budget, on_batch=record)
         for batch_id, keys in submission.batches.items():
             if batch_id not in recorded:
                 record(batch_id, keys)
@@ -126,7 +125,12 @@ class Batches:
         ended: set[str] = set()
         done_lines = total_lines = 0
         for entry in mine:
-            provider: Any = self.run._provider_named(entry["model"])
+            provider = self.run._provider_named(entry["model"])
+            if not isinstance(provider, BatchProvider):
+                raise ProviderError(
+                    f"step '{step.name}': batch {entry['id']} was sent to model "
+                    f"'{entry['model']}', which has no Batch API to read it from."
+                )
             outcome = provider.collect_batch(run_step(step), entry["id"], inputs)
             done_lines += outcome.completed + outcome.failed
             total_lines += outcome.total

@@ -7,7 +7,6 @@ The library never prints: progress goes to a :class:`Listener`, the outcome is a
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,7 +15,7 @@ from ..backends.base import Backend, CellBlock, CellRange, Grid
 from ..config_tab import parse_config
 from ..errors import RunInterrupted, WorkbookError
 from ..interrupts import interrupts_held
-from ..providers.base import Budget, Provider, RowInput, RowResult
+from ..providers.base import Budget, Provider, RowInput, RowResult, RunOptions
 from ..providers.registry import get_provider
 from ..settings import Settings
 from ..state import STATE_TAB, StateRecord, StateStore
@@ -47,13 +46,19 @@ def sync(
     provider_for: Callable[[str, Settings], Provider] = get_provider,
 ) -> RunSummary:
     """Sync every step of the workbook behind ``backend``; see the module docstring."""
-    return _Sync(
+    run = _Sync(
         backend,
         settings or Settings(),
         options or SyncOptions(),
         listener or Listener(),
         provider_for,
-    ).run()
+    )
+    try:
+        return run.run()
+    finally:
+        # Providers hold cache databases and clients for the run; none outlives it.
+        for provider in run.providers.values():
+            provider.close()
 
 
 class _Sync:
@@ -385,18 +390,15 @@ class _Sync:
     def _run_provider(
         self, provider: Provider, step: Step, rows: list[RowInput], training: list[Example]
     ) -> Any:
-        """``provider.run`` with the run-wide options the provider accepts."""
-        accepted = inspect.signature(provider.run).parameters
-        extra = {
-            "budget": self.budget,
-            "rpm": self.options.rpm,
-            "tpm": self.options.tpm,
-            "concurrency": self.options.concurrency,
-            "status": lambda text: self.listener.status(step, text),
-        }
-        return provider.run(
-            step, rows, training, **{k: v for k, v in extra.items() if k in accepted}
+        """``provider.run`` with the run-wide options."""
+        options = RunOptions(
+            budget=self.budget,
+            rpm=self.options.rpm,
+            tpm=self.options.tpm,
+            concurrency=self.options.concurrency,
+            status=lambda text: self.listener.status(step, text),
         )
+        return provider.run(step, rows, training, options)
 
     def _fill_and_reflag(
         self, step: Step, grid: Grid, cols: StepColumns, plan: StepPlan, summary: StepSummary
@@ -439,9 +441,7 @@ class _Sync:
 
     def _check_writable(self) -> None:
         if not self.writable_checked:
-            check = getattr(self.backend, "check_writable", None)
-            if check is not None:
-                check()
+            self.backend.check_writable()
             self.writable_checked = True
 
     def _write_state(self) -> None:

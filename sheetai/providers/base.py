@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..steps import Example, Step
 
-__all__ = ["RowInput", "RowResult", "Estimate", "Provider", "Budget"]
+__all__ = [
+    "RowInput",
+    "RowResult",
+    "Estimate",
+    "Provider",
+    "BatchProvider",
+    "BatchSubmission",
+    "BatchOutcome",
+    "OnBatch",
+    "Budget",
+    "RunOptions",
+]
+
+#: Called with ``(batch id, row keys)`` as soon as a batch exists.
+OnBatch = Callable[[str, list[str]], None]
 
 
 @dataclass
@@ -107,6 +121,22 @@ class Budget:
             self.spent_usd += actual
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run hands every provider besides the rows; a provider uses what applies to it.
+
+    ``budget`` is the run's shared cost cap; ``rpm``, ``tpm`` and ``concurrency`` override the
+    settings' request pacing for this run (``None``: the settings'); ``status`` hears short
+    notes on what a provider is doing while no row can finish ("loading the model…", then ``""``).
+    """
+
+    budget: Budget | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+    status: Callable[[str], None] | None = None
+
+
 class Provider(ABC):
     """Answers rows for steps; one instance per model name."""
 
@@ -123,13 +153,18 @@ class Provider(ABC):
 
     @abstractmethod
     def run(
-        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example]
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        training: Sequence[Example],
+        options: RunOptions,
     ) -> Iterator[RowResult]:
         """Answer ``rows``, yielding each result as soon as it is known.
 
         ``training`` holds rows a person labelled (gold column, kept edits): providers may learn
-        from them. A row-level failure is a ``RowResult`` with status ``failed``, not an
-        exception; exceptions mean the whole step cannot go on.
+        from them; ``options`` carries the run's budget, pacing and status line. A row-level
+        failure is a ``RowResult`` with status ``failed``, not an exception; exceptions mean
+        the whole step cannot go on.
         """
 
     def take_stats(self) -> dict[str, Any]:
@@ -139,3 +174,52 @@ class Provider(ABC):
 
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release clients, threads or models."""
+
+
+class BatchSubmission:
+    """Rows answered from the cache at once, and the batches holding the others."""
+
+    def __init__(
+        self, cached: list[RowResult], batches: dict[str, list[str]], problem: str = ""
+    ) -> None:
+        self.cached = cached
+        self.batches = batches  # batch id -> row keys
+        self.problem = problem  # why fewer rows than asked were submitted
+
+
+@dataclass
+class BatchOutcome:
+    """A batch's state; ``results`` is filled once it has ended."""
+
+    batch_id: str
+    status: str
+    done: bool
+    completed: int = 0
+    failed: int = 0
+    total: int = 0
+    results: list[RowResult] = field(default_factory=list)
+
+
+class BatchProvider(Provider):
+    """A provider that can also send rows to a Batch API (``--batch``, at half price)."""
+
+    @abstractmethod
+    def submit_batch(
+        self,
+        step: Step,
+        rows: Sequence[RowInput],
+        *,
+        budget: Budget | None = None,
+        on_batch: OnBatch | None = None,
+    ) -> BatchSubmission:
+        """Answer cached rows now; upload the rest as batches, within ``budget``.
+
+        ``on_batch`` hears of each batch the moment it is created, so none is lost if the
+        upload is interrupted.
+        """
+
+    @abstractmethod
+    def collect_batch(
+        self, step: Step, batch_id: str, rows: Mapping[str, RowInput]
+    ) -> BatchOutcome:
+        """A batch's state; once ended, its results."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ProviderError
 from ..settings import Settings
 from ..steps import Example, Step, Task
-from .base import Estimate, Provider, RowInput, RowResult
+from .base import Estimate, Provider, RowInput, RowResult, RunOptions
 from .local_head import LabelledModel, fit_labelled, zero_shot_probs
 
 __all__ = ["LocalProvider", "Embedder", "predict_labels", "cross_validated_predictions"]
@@ -119,11 +119,12 @@ class LocalProvider(Provider):
         step: Step,
         rows: Sequence[RowInput],
         training: Sequence[Example],
-        status: Callable[[str], None] | None = None,
+        options: RunOptions,
     ) -> Iterator[RowResult]:
-        """See :meth:`Provider.run`; ``status`` hears "loading the embedded model…" and ``""``
-        around the first load, which takes seconds while no row can finish."""
+        """See :meth:`Provider.run`; ``options.status`` hears "loading the embedded model…" and
+        ``""`` around the first load, which takes seconds while no row can finish."""
         self.check(step)
+        status = options.status
         if rows and not self.embedder.loaded:
             if status is not None:
                 status("loading the embedded model…")

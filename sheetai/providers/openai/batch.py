@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ...interrupts import interrupts_held
-from ..base import RowResult
+from ..base import BatchOutcome, OnBatch, RowResult
 from .answers import parse_completion
 from .pricing import cost_usd
 from .schema import AnswerSpec
@@ -39,22 +38,6 @@ MAX_BYTES = 190_000_000
 ENDED = ("completed", "failed", "expired", "cancelled")
 # A file whose batch was not made is deleted on the way out of an interrupt: do not hang there.
 _CLEANUP_TIMEOUT_S = 10.0
-
-#: Called with ``(batch id, custom ids)`` as soon as a batch exists.
-OnBatch = Callable[[str, list[str]], None]
-
-
-@dataclass
-class BatchOutcome:
-    """A batch's state; ``results`` is filled once it has ended."""
-
-    batch_id: str
-    status: str
-    done: bool
-    completed: int = 0
-    failed: int = 0
-    total: int = 0
-    results: list[RowResult] = field(default_factory=list)
 
 
 def split_lines(lines: Sequence[bytes]) -> list[list[bytes]]:

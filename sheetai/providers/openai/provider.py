@@ -17,7 +17,17 @@ from ...cache import ResultCache, cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step, Task
-from ..base import Budget, Estimate, Provider, RowInput, RowResult
+from ..base import (
+    BatchOutcome,
+    BatchProvider,
+    BatchSubmission,
+    Budget,
+    Estimate,
+    OnBatch,
+    RowInput,
+    RowResult,
+    RunOptions,
+)
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
 from .formats import ModeStore
@@ -39,18 +49,7 @@ _THINKING_ROOM = 4000
 _OPENAI_URL = "https://api.openai.com/v1"
 
 
-class BatchSubmission:
-    """Rows answered from the cache at once, and the batches holding the others."""
-
-    def __init__(
-        self, cached: list[RowResult], batches: dict[str, list[str]], problem: str = ""
-    ) -> None:
-        self.cached = cached
-        self.batches = batches  # batch id -> row keys
-        self.problem = problem  # why fewer rows than asked were submitted
-
-
-class OpenAIProvider(Provider):
+class OpenAIProvider(BatchProvider):
     """One model on an OpenAI-compatible endpoint."""
 
     def __init__(self, model: str, settings: Settings) -> None:
@@ -104,13 +103,10 @@ class OpenAIProvider(Provider):
         step: Step,
         rows: Sequence[RowInput],
         training: Sequence[Example],
-        *,
-        budget: Budget | None = None,
-        rpm: int | None = None,
-        tpm: int | None = None,
-        concurrency: int | None = None,
+        options: RunOptions,
     ) -> Iterator[RowResult]:
         self.check(step)
+        budget, rpm, tpm = options.budget, options.rpm, options.tpm
         spec = answer_spec(step)
         system = system_prompt(spec)
         keys = self._keys(spec, system, rows)
@@ -134,7 +130,7 @@ class OpenAIProvider(Provider):
             if result.status == "ok":
                 self.cache.put(by_first[result.key][0], _to_cache(result))
 
-        workers, slow_limit = self._workers(concurrency)
+        workers, slow_limit = self._workers(options.concurrency)
         forced = self.settings.openai_response_format != "auto"
         url = self.base_url
 
@@ -204,7 +200,7 @@ class OpenAIProvider(Provider):
         rows: Sequence[RowInput],
         *,
         budget: Budget | None = None,
-        on_batch: batch_api.OnBatch | None = None,
+        on_batch: OnBatch | None = None,
     ) -> BatchSubmission:
         """Answer cached rows now; upload the rest as batches (half price, within 24 h).
 
@@ -296,7 +292,7 @@ class OpenAIProvider(Provider):
 
     def collect_batch(
         self, step: Step, batch_id: str, rows: Mapping[str, RowInput]
-    ) -> batch_api.BatchOutcome:
+    ) -> BatchOutcome:
         """A batch's state; once ended, its results (also stored in the cache)."""
         spec = answer_spec(step)
         system = system_prompt(spec)
