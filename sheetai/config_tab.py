@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .a1 import cell_address, column_letter, quote_sheet
-from .engine.columns import header_columns
 from .errors import ConfigError
+from .headers import header_columns
 from .steps import Example, Label, Step, Task
 from .text import cell_text, did_you_mean, is_blank, norm_header
 
