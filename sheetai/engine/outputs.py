@@ -1,4 +1,7 @@
-"""What a result puts in a row's output cells (a :class:`~sheetai.row_outputs.RowOutputs`)."""
+"""What a result puts in a row's output cells (a :class:`~sheetai.row_outputs.RowOutputs`).
+
+Rows are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The log stage: the ``sheetai log`` tab gets one row per step per run that wrote something."""
+"""The log stage: the ``sheetai log`` tab gets one row per step per run that wrote something.
+
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 

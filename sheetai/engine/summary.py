@@ -1,4 +1,7 @@
-"""What a sync did, per step and in total: the ``--json`` summary and the run log's source."""
+"""What a sync did, per step and in total: the ``--json`` summary and the run log's source.
+
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 
