@@ -93,9 +93,9 @@ class Sender:
     timeout_s: float
     timeout_setting: str
     backoff: Backoff = BACKOFF
-    reached: bool = False  # the server has answered something (even an error)
-    _noted_mode: str = ""
-    _formats: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    reached: bool = field(default=False, init=False)  # the server answered (even an error)
+    _noted_mode: str = field(default="", init=False)
+    _formats: dict[str, dict[str, Any] | None] = field(default_factory=dict, init=False)
 
     async def send(self, client: Any, messages: list[dict[str, Any]], attempt: int) -> Any:
         """The completion body as a dict, or the reason (str) after the last retry.
