@@ -262,7 +262,7 @@ def test_engine_commits_are_merged_into_few_google_writes(
 
 
 def test_extracted_dates_land_as_dates(server: FakeSheets, key_file: Path) -> None:
-    from .servers.openai_server import FakeOpenAI
+    from devservers.openai import FakeOpenAI
 
     step = sentiment_step(
         Task="extract", Labels="when: date\nwho: text", Examples="", Model="gpt-4o-mini"

@@ -287,7 +287,7 @@ def _set_data_validation(ss: Spreadsheet, p: Mapping[str, Any], _: Any) -> dict:
         )
     for r in rows:
         for c in cols:
-            sheet.validations[(r, c)] = copy.deepcopy(p.get("rule"))
+            sheet.validations[(r, c)] = copy.deepcopy(p["rule"])
     return {}
 
 
