@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from devservers.sheets import FakeSheets, make_service_account
 from sheetai import Settings, SyncOptions, sync
 from sheetai.backends import open_backend
 from sheetai.backends.google import GoogleSheetsBackend
@@ -20,7 +21,6 @@ from sheetai.errors import WorkbookError
 from sheetai.state import STATE_TAB
 
 from .conftest import CONFIG_HEADER, REVIEWS, sentiment_step
-from .servers.sheets_server import FakeSheets, make_service_account
 
 ACCOUNT = "sheetai-bot@test-project.iam.gserviceaccount.com"
 
@@ -262,7 +262,7 @@ def test_engine_commits_are_merged_into_few_google_writes(
 
 
 def test_extracted_dates_land_as_dates(server: FakeSheets, key_file: Path) -> None:
-    from .servers.openai_server import FakeOpenAI
+    from devservers.openai import FakeOpenAI
 
     step = sentiment_step(
         Task="extract", Labels="when: date\nwho: text", Examples="", Model="gpt-4o-mini"
