@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.sync_10k import CONFIG, make_rows  # noqa: E402
+from devservers.sheets import FakeSheets, make_service_account  # noqa: E402
 from sheetai import Settings, SyncOptions, sync  # noqa: E402
 from sheetai.backends.google import GoogleSheetsBackend  # noqa: E402
-from tests.servers.sheets_server import FakeSheets, make_service_account  # noqa: E402
 
 
 def main() -> None:

@@ -37,15 +37,15 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devservers.openai import start_subprocess  # noqa: E402
 from sheetai.config_tab import parse_labels  # noqa: E402
-from sheetai.providers.base import RowInput  # noqa: E402
+from sheetai.providers.base import RowInput, RunOptions  # noqa: E402
 from sheetai.providers.openai import OpenAIProvider  # noqa: E402
 from sheetai.providers.openai.pricing import prompt_tokens  # noqa: E402
 from sheetai.providers.openai.prompt import messages, system_prompt  # noqa: E402
 from sheetai.providers.openai.schema import answer_spec  # noqa: E402
 from sheetai.settings import Settings  # noqa: E402
 from sheetai.steps import Step, Task  # noqa: E402
-from tests.servers.openai_server import start_subprocess  # noqa: E402
 
 LATENCY_MS = 200
 CONCURRENCY = 64
@@ -94,7 +94,7 @@ def run(name: str, rows: int | None) -> dict:
                 sum(prompt_tokens(messages(system, r.text)) + MAX_OUT for r in inputs) / count
             )
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            results = list(provider.run(the_step, inputs, []))
+            results = list(provider.run(the_step, inputs, [], RunOptions()))
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             provider.close()
         server = stats(base_url)

@@ -28,6 +28,7 @@ from typing import Any
 
 from .backends.excel import XlwingsBackend
 from .classify import ClassifyItem, ClassifyResult, classify_items
+from .config.labels import distinct_labels, parse_labels
 from .engine.summary import RunSummary
 from .engine.sync import Listener, SyncOptions, sync
 from .errors import MissingExtraError, SheetAIError, WorkbookError
@@ -105,22 +106,17 @@ BATCHER = Batcher()
 
 
 def parse_labels_arg(labels: Any) -> list[str]:
-    """Labels from a string or a range: every cell split at commas, blanks and repeats dropped.
+    """Labels from a string or a range, repeats dropped, each ``Label`` or ``Label: description``.
 
-    The same rule as the Office.js add-in, so both ask the shared cache the same question.
+    The rules of :mod:`sheetai.config.labels`, shared with the Office.js add-in and the Apps
+    Script, so all ask the shared cache the same question.
 
     >>> parse_labels_arg("Positive, Neutral,Negative")
     ['Positive', 'Neutral', 'Negative']
     >>> parse_labels_arg([["Bug"], ["Idea, Bug"], [None]])
     ['Bug', 'Idea']
     """
-    out: list[str] = []
-    for cell in _flat(labels):
-        for part in cell_text(cell).split(","):
-            label = part.strip()
-            if label and label not in out:
-                out.append(label)
-    return out
+    return [label.prompt_text() for label in distinct_labels(parse_labels(labels))]
 
 
 def rows_of(text: Any) -> list[str]:

@@ -5,10 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Task", "Label", "Example", "Step", "OutputColumns"]
+__all__ = [
+    "Task",
+    "Label",
+    "Example",
+    "ExtractField",
+    "ScoreRange",
+    "DEFAULT_SCORE_RANGE",
+    "Step",
+    "OutputColumns",
+]
 
 
 class Task(str, Enum):
@@ -28,6 +38,35 @@ class Label(BaseModel):
 
     def prompt_text(self) -> str:
         return f"{self.name}: {self.description}" if self.description else self.name
+
+
+class ExtractField(BaseModel, frozen=True):
+    """One field of an ``extract`` step: its name (the JSON key and column suffix) and type.
+
+    ``type`` is ``text``, ``number``, ``date``, ``bool`` or ``choice`` (one of ``choices``).
+    """
+
+    name: str
+    type: Literal["text", "number", "date", "bool", "choice"]
+    choices: tuple[str, ...] = ()
+
+
+class ScoreRange(BaseModel, frozen=True):
+    """The range of a ``score`` step, and whether a score may have decimals (``0..1``) or is a
+    whole number (``1-5``)."""
+
+    low: float
+    high: float
+    decimals: bool
+
+    @property
+    def whole_bounds(self) -> bool:
+        """Both ends are whole numbers, so a whole answer is written as an integer."""
+        return self.low.is_integer() and self.high.is_integer()
+
+
+#: The range of a ``score`` step whose Labels cell is blank.
+DEFAULT_SCORE_RANGE = ScoreRange(low=1.0, high=5.0, decimals=False)
 
 
 class Example(BaseModel):
@@ -56,7 +95,11 @@ class OutputColumns(BaseModel):
 
 
 class Step(BaseModel):
-    """One configured step. ``row`` is its row on the config tab, for error messages."""
+    """One configured step. ``row`` is its row on the config tab, for error messages.
+
+    The config tab parses everything a provider needs: ``labels`` (classify), ``fields``
+    (extract) and ``score_range`` (score); ``labels_text`` is the Labels cell as written.
+    """
 
     name: str
     sheet: str
@@ -65,6 +108,8 @@ class Step(BaseModel):
     instructions: str = ""
     labels: list[Label] = Field(default_factory=list)
     labels_text: str = ""
+    fields: list[ExtractField] = Field(default_factory=list)
+    score_range: ScoreRange | None = None
     output: str
     model: str
     min_confidence: float = 0.0
@@ -99,7 +144,8 @@ class Step(BaseModel):
         """A hash of everything that changes the answer; a new one re-runs every row.
 
         ``min_confidence`` is left out on purpose: moving the threshold only re-flags; so is
-        the spelling of the Labels cell (only the parsed labels count).
+        the spelling of the Labels cell (only the parsed labels count). ``fields`` and
+        ``score_range`` are read from the Labels cell, so its labels already stand for them.
         """
         definition = {
             "task": self.task.value,

@@ -287,27 +287,63 @@ function AICLASSIFY(text, labels, instructions, model) {
   return labelsOut[0][0];
 }
 
-/** Labels from "a, b, c" or a range (each non-blank cell one label), deduplicated in order. */
+/**
+ * The labels sent to the service, from a text or a range: distinct, each "Label" or
+ * "Label: description". Fewer than two is an error.
+ */
 function parseLabels_(labels) {
-  var raw = [];
-  if (Array.isArray(labels)) {
-    for (var r = 0; r < labels.length; r++) {
-      var cells = Array.isArray(labels[r]) ? labels[r] : [labels[r]];
-      for (var c = 0; c < cells.length; c++) raw.push(cells[c]);
-    }
-  } else if (labels !== undefined && labels !== null) {
-    raw = String(labels).split(',');
-  }
-  var out = [];
-  for (var i = 0; i < raw.length; i++) {
-    var label = cellText_(raw[i]).trim();
-    if (label && out.indexOf(label) < 0) out.push(label);
-  }
+  var out = distinctLabels_(labelList_(labels)).map(function (label) {
+    return label.description ? label.name + ': ' + label.description : label.name;
+  });
   if (out.length < 2) {
     throw new Error('AICLASSIFY needs at least two labels, e.g. "positive, negative" or a range ' +
       'of label cells.');
   }
   return out;
+}
+
+// Label parsing: the rules of sheetai/config/labels.py, kept in step with it (and with the Excel
+// add-in's copy) by the shared table tests/data/label_cases.json.
+var LABEL_NAME_EDGES_ = /^[ \-•*\t]+|[ \-•*\t]+$/g;
+
+/** Every label of a text or a range as {name, description}, in order, repeats included. */
+function labelList_(labels) {
+  var cells = [];
+  var collect = function (value) {
+    if (Array.isArray(value)) value.forEach(collect);
+    else cells.push(value);
+  };
+  collect(labels);
+  var out = [];
+  cells.forEach(function (cell) {
+    labelParts_(cellText_(cell).trim()).forEach(function (part) { out.push(label_(part)); });
+  });
+  return out;
+}
+
+/** A cell of several lines holds one label a line (descriptions keep commas); else split at commas. */
+function labelParts_(cell) {
+  var notBlank = function (part) { return part.trim() !== ''; };
+  var lines = cell.split(/\r?\n/).filter(notBlank);
+  return lines.length > 1 ? lines : cell.split(',').filter(notBlank);
+}
+
+/** "Label" or "Label: description"; a colon before a digit is part of the name ("12:00-14:00"). */
+function label_(part) {
+  var match = /^([\s\S]*?):(?!\d)([\s\S]*)$/.exec(part);
+  var name = match ? match[1] : part;
+  return { name: name.replace(LABEL_NAME_EDGES_, ''), description: match ? match[2].trim() : '' };
+}
+
+/** The labels without repeats: the first of each name, ignoring case and spaces. */
+function distinctLabels_(labels) {
+  var seen = {};
+  return labels.filter(function (label) {
+    var key = label.name.replace(/\s+/g, ' ').trim().toLowerCase();
+    if (Object.prototype.hasOwnProperty.call(seen, key)) return false;
+    seen[key] = true;
+    return true;
+  });
 }
 
 /**

@@ -64,10 +64,9 @@ def google_kind(tmp_path: Path, sheets: Sheets) -> Iterator[Handle]:
     """A spreadsheet on a local FakeSheets server, reached by real gspread over HTTP."""
     import json
 
+    from devservers.sheets import FakeSheets, make_service_account
     from sheetai.backends.google import GoogleSheetsBackend
     from sheetai.settings import Settings
-
-    from .servers.sheets_server import FakeSheets, make_service_account
 
     with FakeSheets() as server:
         info = make_service_account(server)

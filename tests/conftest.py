@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -10,6 +11,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+
+# A shell that starts a job in the background starts it with SIGINT ignored, and children inherit
+# that: the Ctrl-C tests would then test nothing. Tests run as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # How long a child run may take to save its first answered rows: no machine is that slow, so a
 # test that waits on the file never fails for want of time, only when nothing is saved at all.

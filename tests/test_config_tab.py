@@ -113,9 +113,75 @@ def test_duplicate_step_names_and_blank_rows() -> None:
 
 
 def test_other_tasks_parse_so_later_providers_only_add_executors() -> None:
-    for task in ("extract", "generate", "score"):
-        (step,) = parse(sentiment_step(Task=task, Labels="name: text\nage: number", Examples=""))
+    for task, labels in (("extract", "name: text\nage: number"), ("generate", ""), ("score", "")):
+        (step,) = parse(sentiment_step(Task=task, Labels=labels, Examples=""))
         assert step.task.value == task
+
+
+def test_extract_fields_are_parsed_with_their_types() -> None:
+    labels = "amount: number\nwhen: date\nurgent: boolean\nsize: one of S|M|L\nnote"
+    (step,) = parse(sentiment_step(Task="extract", Labels=labels, Examples=""))
+    assert [(f.name, f.type, f.choices) for f in step.fields] == [
+        ("amount", "number", ()),
+        ("when", "date", ()),
+        ("urgent", "bool", ()),
+        ("size", "choice", ("S", "M", "L")),
+        ("note", "text", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            "price: money",
+            "sheetai!F2: field 'price' has unknown type 'money'. Use text, number, date, bool or "
+            "'one of a|b|c', e.g. 'price: number'.",
+        ),
+        (
+            "size: one of S",
+            "sheetai!F2: field 'size' lists fewer than two choices. Write e.g. "
+            "'size: one of S|M|L'.",
+        ),
+        (
+            "",
+            "sheetai!F2: extract step 'sentiment' needs its fields in Labels, one per line, e.g. "
+            "'price: number'.",
+        ),
+    ],
+)
+def test_a_bad_extract_field_names_the_labels_cell_and_the_fix(labels: str, message: str) -> None:
+    error = error_of(sentiment_step(Task="extract", Labels=labels, Examples=""))
+    assert str(error) == message
+
+
+def test_score_ranges_are_parsed_whole_or_with_decimals() -> None:
+    def score_range(labels: str) -> tuple[float, float, bool]:
+        (step,) = parse(sentiment_step(Task="score", Labels=labels, Examples=""))
+        assert step.score_range is not None
+        return step.score_range.low, step.score_range.high, step.score_range.decimals
+
+    assert score_range("") == (1, 5, False)
+    assert score_range("0 to 100") == (0, 100, False)
+    assert score_range("0..1") == (0, 1, True)
+    assert score_range("-5 – 5") == (-5, 5, False)
+    assert score_range("0.0 to 10.0") == (0, 10, True)
+
+
+@pytest.mark.parametrize(
+    ("labels", "fix"),
+    [
+        ("ten to 1", "is not two numbers. Write it as low-high, e.g. 1-10 or 0 to 100"),
+        ("10-1", "runs from high to low. Write it as 1-10."),
+        ("3 to 3", "allows only one score."),
+    ],
+)
+def test_a_bad_score_range_is_a_config_error_at_its_cell(labels: str, fix: str) -> None:
+    good = sentiment_step(Step="other", Output="Other", Task="score", Labels="", Examples="")
+    bad = sentiment_step(Task="score", Labels=labels, Examples="")
+    error = error_of(good, bad)
+    assert error.cell == "sheetai!F3"
+    assert str(error).startswith(f"sheetai!F3: score range '{labels}' {fix}")
 
 
 def test_labels_one_per_line_keep_commas_in_descriptions() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from devservers.sheets import FakeSheets, make_service_account
 from sheetai import Settings, SyncOptions, sync
 from sheetai.backends import open_backend
 from sheetai.backends.google import GoogleSheetsBackend
@@ -20,7 +21,6 @@ from sheetai.errors import WorkbookError
 from sheetai.state import STATE_TAB
 
 from .conftest import CONFIG_HEADER, REVIEWS, sentiment_step
-from .servers.sheets_server import FakeSheets, make_service_account
 
 ACCOUNT = "sheetai-bot@test-project.iam.gserviceaccount.com"
 
@@ -262,7 +262,7 @@ def test_engine_commits_are_merged_into_few_google_writes(
 
 
 def test_extracted_dates_land_as_dates(server: FakeSheets, key_file: Path) -> None:
-    from .servers.openai_server import FakeOpenAI
+    from devservers.openai import FakeOpenAI
 
     step = sentiment_step(
         Task="extract", Labels="when: date\nwho: text", Examples="", Model="gpt-4o-mini"
@@ -313,3 +313,19 @@ def test_error_values_are_flagged_and_merged_output_cells_refused_before_any_mod
         sync(backend, settings, SyncOptions())
     assert server.writes == 0
     assert server.reads == 2  # the merges come with the metadata read anyway
+
+
+def test_a_long_retry_after_is_capped_and_the_retries_still_end(
+    server: FakeSheets, key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quota that says "come back in ten minutes" costs at most 32 s a try, then an error."""
+    from sheetai.backends.google_http import SheetsHTTPClient
+
+    waits: list[float] = []
+    monkeypatch.setattr(SheetsHTTPClient, "sleep", staticmethod(waits.append))
+    sid = add_book(server, reviews(3))
+    server.fail_next(10, 429, retry_after=600, kind="read")
+    settings = settings_for(server, key_file, google_max_retries=3)
+    with pytest.raises(WorkbookError, match="quota exceeded.*Run again in a minute"):
+        GoogleSheetsBackend(sid, settings).sheet_titles()
+    assert waits == [32.0, 32.0, 32.0]

@@ -20,9 +20,9 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from devservers import llamacpp as llamacpp_server
 from sheetai.cli.app import app
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
-from tests.servers import llamacpp_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -20,10 +20,9 @@ from typing import Any
 
 import openai
 import pytest
-from starlette.requests import Request
-from starlette.responses import Response
 from typer.testing import CliRunner
 
+from devservers.openai import FakeOpenAI
 from sheetai.backends import open_backend
 from sheetai.cli.app import app
 from sheetai.engine.sync import SyncOptions, sync
@@ -31,7 +30,6 @@ from sheetai.providers.openai import batch as batch_api
 from sheetai.settings import Settings
 from sheetai.state import STATE_TAB, StateStore
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
-from tests.servers.openai_server import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
 
@@ -157,30 +155,25 @@ def test_without_a_cap_every_row_is_submitted(tmp_path, server) -> None:
 # -- Ctrl-C and SIGTERM during a multi-batch submit -------------------------------------------
 
 
-class SignalDuring(FakeOpenAI):
-    """Sends this process a signal while it waits for the ``nth`` upload or batch creation.
+class SignalDuring:
+    """FakeOpenAI's ``on_request`` hook: sends this process a signal while it waits for the
+    ``nth`` upload or batch creation.
 
     The whole request has arrived when the signal goes; the answer follows 0.2 s later (the
     batch is created then, as a server that is a little slow would), so the signal lands while
     the client waits for it.
     """
 
-    def __init__(self, kind: str, nth: int, signum: int, to_main_thread: bool, **opts: Any):
-        super().__init__(**opts)
+    def __init__(self, kind: str, nth: int, signum: int, to_main_thread: bool) -> None:
         self.kind, self.nth, self.signum = kind, nth, signum
         self.to_main_thread = to_main_thread
         self.seen: collections.Counter[str] = collections.Counter()
 
-    async def _upload_file(self, request: Request) -> Response:
-        await self._maybe_signal("upload", request)
-        return await super()._upload_file(request)
-
-    async def _create_batch(self, request: Request) -> Response:
-        await self._maybe_signal("create", request)
-        return await super()._create_batch(request)
-
-    async def _maybe_signal(self, kind: str, request: Request) -> None:
-        await request.body()
+    async def __call__(self, method: str, path: str) -> None:
+        kinds = {"/files": "upload", "/batches": "create"}
+        kind = next((k for end, k in kinds.items() if path.endswith(end)), None)
+        if method != "POST" or kind is None:
+            return
         self.seen[kind] += 1
         if kind == self.kind and self.seen[kind] == self.nth:
             if self.to_main_thread:  # interrupts the blocked read at once (EINTR)
@@ -201,7 +194,8 @@ def five_rows_in_three_batches(monkeypatch) -> None:
 def test_ctrl_c_during_the_second_upload_keeps_the_first_batch(
     tmp_path, monkeypatch, five_rows_in_three_batches
 ) -> None:
-    with SignalDuring("upload", 2, signal.SIGINT, True, batch_delay_s=3600) as server:
+    signals = SignalDuring("upload", 2, signal.SIGINT, True)
+    with FakeOpenAI(on_request=signals, batch_delay_s=3600) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         path = book(tmp_path, ROWS)
 
@@ -211,7 +205,7 @@ def test_ctrl_c_during_the_second_upload_keeps_the_first_batch(
         assert data["batch_pending"] == 2 and len(data["steps"][0]["batch_ids"]) == 1
         assert column(read_sheet(path), "Sentiment flag") == ["BATCH_PENDING"] * 2 + [None] * 3
         assert pending_batches(path) == data["steps"][0]["batch_ids"]
-        assert server.seen == {"upload": 2, "create": 1}
+        assert signals.seen == {"upload": 2, "create": 1}
         assert times_submitted(server, ROWS) == [1, 1, 0, 0, 0]
 
         finish(path, server)
@@ -228,7 +222,8 @@ def test_ctrl_c_during_the_second_upload_keeps_the_first_batch(
 def test_a_signal_while_a_batch_is_created_waits_until_it_is_recorded(
     tmp_path, monkeypatch, five_rows_in_three_batches, signum, create_fails
 ) -> None:
-    with SignalDuring("create", 2, signum, False, batch_delay_s=3600) as server:
+    signals = SignalDuring("create", 2, signum, False)
+    with FakeOpenAI(on_request=signals, batch_delay_s=3600) as server:
         if create_fails:
             server.fail_batches(1, 500, after=1)
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
@@ -243,7 +238,7 @@ def test_a_signal_while_a_batch_is_created_waits_until_it_is_recorded(
         assert flags == ["BATCH_PENDING"] * (2 * made) + [None] * (5 - 2 * made)
         assert pending_batches(path) == data["steps"][0]["batch_ids"]
         # The signal stopped the run before the third upload.
-        assert server.seen == {"upload": 2, "create": 2}
+        assert signals.seen == {"upload": 2, "create": 2}
         with openai.OpenAI(api_key="k", base_url=server.base_url) as client:
             # An uploaded file no batch reads was deleted on the way out.
             assert len(client.files.list(purpose="batch").data) == made

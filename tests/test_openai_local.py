@@ -15,12 +15,12 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from devservers.openai import FakeOpenAI
 from sheetai.backends import open_backend
 from sheetai.cli.app import app
 from sheetai.engine.sync import SyncOptions, sync
 from sheetai.settings import Settings
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
-from tests.servers.openai_server import FakeOpenAI
 
 MODEL = "smollm2"
 LABELS = {"Positive", "Neutral", "Negative"}

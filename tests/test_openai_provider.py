@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from devservers.openai import FakeOpenAI
 from sheetai.backends import open_backend
 from sheetai.classify import ClassifyItem, classify_items
 from sheetai.cli.app import app
@@ -35,7 +36,6 @@ from tests.conftest import (
     sentiment_step,
     wait_for_saved_answers,
 )
-from tests.servers.openai_server import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
 AZURE_KEY = "azure-test-secret-123"

@@ -8,73 +8,60 @@ the run.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from pydantic import SecretStr
-from starlette.responses import JSONResponse, Response
 
+from devservers.openai import FakeOpenAI, Reply
 from sheetai.errors import ProviderError
 from tests.conftest import column, read_sheet
-from tests.servers.openai_server import FakeOpenAI
 from tests.test_openai_provider import AZURE_KEY, azure_settings, book, run, settings_for
 
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-class OddReplies(FakeOpenAI):
+def odd_replies() -> FakeOpenAI:
     """Answers rows holding ``__HTML__`` (once) / ``__HTML_ALWAYS__`` with a proxy's HTML page,
     ``__REFUSE__`` with a refusal and ``__NOCHOICES__`` with an empty list of choices."""
-
     html_sent = 0
 
-    async def _chat_response(self, body: dict) -> Response:
+    def edit(body: dict, completion: dict) -> dict | Reply:
+        nonlocal html_sent
         user = "\n".join(str(m.get("content")) for m in body["messages"])
-        if "__HTML_ALWAYS__" in user or ("__HTML__" in user and self.html_sent == 0):
-            self.html_sent += 1
-            return Response(HTML, status_code=200, media_type="text/html")
-        reply = await super()._chat_response(body)
-        if "__REFUSE__" in user or "__NOCHOICES__" in user:
-            completion = _completion(reply)
-            if "__NOCHOICES__" in user:
-                completion["choices"] = []
-            else:
-                completion["choices"][0]["message"].update(
-                    content=None, refusal="I can't help with that."
-                )
-            return JSONResponse(completion)
-        return reply
+        if "__HTML_ALWAYS__" in user or ("__HTML__" in user and html_sent == 0):
+            html_sent += 1
+            return Reply(200, HTML, media_type="text/html")
+        if "__NOCHOICES__" in user:
+            completion["choices"] = []
+        elif "__REFUSE__" in user:
+            completion["choices"][0]["message"].update(
+                content=None, refusal="I can't help with that."
+            )
+        return completion
+
+    return FakeOpenAI(edit_reply=edit)
 
 
-class Reasoner(FakeOpenAI):
+def reasoner(thinking: int = 1000) -> FakeOpenAI:
     """A reasoning model: it spends ``thinking`` tokens of ``max_completion_tokens`` before it
     writes the answer, and bills them as output."""
 
-    thinking = 1000
-
-    def _complete(self, body: dict, markers: set[str]) -> tuple[dict, int]:
+    def edit(body: dict, completion: dict) -> dict:
         cap = int(body.get("max_completion_tokens") or 100_000)
-        left = cap - self.thinking
-        completion, cost = super()._complete(
-            {**body, "max_completion_tokens": max(1, left)}, markers
-        )
         usage = completion["usage"]
-        if left <= 0:  # all of it went on thinking: OpenAI then sends an empty answer
+        if cap <= thinking:  # all of it went on thinking: OpenAI then sends an empty answer
             completion["choices"][0]["message"]["content"] = ""
             completion["choices"][0]["finish_reason"] = "length"
             usage["completion_tokens"] = 0
-        usage["completion_tokens"] += min(cap, self.thinking)
+        usage["completion_tokens"] += min(cap, thinking)
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        usage["completion_tokens_details"] = {"reasoning_tokens": min(cap, self.thinking)}
-        return completion, cost
+        usage["completion_tokens_details"] = {"reasoning_tokens": min(cap, thinking)}
+        return completion
 
-
-def _completion(reply: Response) -> dict:
-    return json.loads(bytes(reply.body))
+    return FakeOpenAI(edit_reply=edit)
 
 
 def test_a_reply_that_is_not_json_is_retried_and_never_crashes_the_run(tmp_path) -> None:
-    with OddReplies() as srv:
+    with odd_replies() as srv:
         rows = ["Positive once __HTML__", "Negative always __HTML_ALWAYS__", "Neutral fine"]
         path = book(tmp_path, rows)
         summary = run(path, settings_for(srv, openai_max_retries=1))
@@ -87,7 +74,7 @@ def test_a_reply_that_is_not_json_is_retried_and_never_crashes_the_run(tmp_path)
 
 
 def test_refusals_and_empty_replies_say_why_and_are_not_asked_again(tmp_path) -> None:
-    with OddReplies() as srv:
+    with odd_replies() as srv:
         path = book(tmp_path, ["Positive __REFUSE__", "Negative __NOCHOICES__", "Neutral fine"])
         summary = run(path, settings_for(srv))
         sheet = read_sheet(path)
@@ -121,7 +108,7 @@ def test_an_answer_cut_off_at_the_cap_is_flagged_once_and_runs_with_a_higher_cap
 
 
 def test_a_reasoning_model_gets_room_to_think_and_no_logprobs(tmp_path) -> None:
-    with Reasoner() as srv:
+    with reasoner() as srv:
         path = book(tmp_path, ["So Positive", "Negative, broken"], Model="gpt-5-mini")
         summary = run(path, settings_for(srv))
         body = srv.chat_bodies[0]
@@ -159,14 +146,11 @@ def test_max_cost_holds_even_when_answers_run_long(tmp_path) -> None:
 def test_a_key_echoed_back_by_the_server_never_reaches_the_sheet(tmp_path) -> None:
     key = "0f3a9c2e1b7d44aa9e51"  # bare hex, as Azure's keys are: nothing key-shaped about it
 
-    class Echo(FakeOpenAI):
-        async def _chat_response(self, body: dict) -> Response:
-            message = f"Invalid request made with credentials {key}: 'model' is unknown."
-            return JSONResponse(
-                {"error": {"message": message, "type": "invalid_request_error"}}, 400
-            )
+    def echo(body: dict, completion: dict) -> Reply:
+        message = f"Invalid request made with credentials {key}: 'model' is unknown."
+        return Reply(400, {"error": {"message": message, "type": "invalid_request_error"}})
 
-    with Echo() as srv:
+    with FakeOpenAI(edit_reply=echo) as srv:
         path = book(tmp_path, ["Positive"])
         run(path, settings_for(srv).model_copy(update={"openai_api_key": SecretStr(key)}))
     flag = column(read_sheet(path), "Sentiment flag")[0]

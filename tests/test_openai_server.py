@@ -13,7 +13,7 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tests.servers.openai_server import FakeOpenAI, fill_schema, start_subprocess
+from devservers.openai import FakeOpenAI, fill_schema, start_subprocess
 
 MODEL = "gpt-4o-mini"
 
@@ -28,7 +28,6 @@ class Review(BaseModel):
     label: Sentiment
     confidence: float = Field(ge=0, le=1)
     reasoning: str
-    topics: list[str]
     stars: int | None = Field(ge=1, le=5)
 
 
@@ -91,7 +90,7 @@ def test_parse_helper_returns_the_pydantic_model(client):
     assert parsed.label is Sentiment.positive
 
 
-def test_fill_schema_honours_bounds_nesting_and_nullable_fields():
+def test_fill_schema_honours_bounds_references_and_nullable_fields():
     jsonschema = pytest.importorskip("jsonschema")
     schema = {
         "type": "object",
@@ -101,15 +100,14 @@ def test_fill_schema_honours_bounds_nesting_and_nullable_fields():
             "ok": {"type": "boolean"},
             "when": {"type": "string", "format": "date"},
             "short": {"type": "string", "maxLength": 4, "minLength": 2},
-            "items": {"type": "array", "minItems": 2, "items": {"$ref": "#/$defs/Item"}},
+            "label": {"$ref": "#/$defs/Label"},
             "maybe": {"anyOf": [{"type": "null"}, {"type": "string", "enum": ["a", "b"]}]},
-            "kind": {"type": ["string", "null"]},
         },
-        "$defs": {"Item": {"type": "object", "properties": {"k": {"const": 1}}}},
+        "$defs": {"Label": {"enum": ["spam", "ham"]}},
     }
-    value = fill_schema(schema, "some text mentioning b")
+    value = fill_schema(schema, "some text mentioning b and ham")
     jsonschema.validate(value, schema)
-    assert value["maybe"] == "b" and len(value["items"]) == 2
+    assert value["maybe"] == "b" and value["label"] == "ham"
 
 
 def test_logprobs_cover_the_content_and_rate_the_label(client):
@@ -140,7 +138,7 @@ def test_plain_text_answer_and_usage(client):
 
 def test_custom_answer_function_and_recorded_bodies(server, client):
     server.answer = lambda body: {"label": "positive", "confidence": 1, "reasoning": "r",
-                                  "topics": [], "stars": None}  # fmt: skip
+                                  "stars": None}  # fmt: skip
     reply = client.chat.completions.parse(model=MODEL, messages=ask("hi"), response_format=Review)
     assert reply.choices[0].message.parsed.confidence == 1
     assert server.chat_bodies[-1]["messages"][1]["content"] == "hi"
@@ -183,44 +181,12 @@ def test_500_marker_and_fault_rate(server, client):
     assert server.responses_by_status == {500: 2, 200: 1}
 
 
-def test_429_marker_is_an_openai_rate_limit_error(client):
-    with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model=MODEL, messages=ask("__FAULT_429__"))
-    assert caught.value.code == "rate_limit_exceeded"
-    assert caught.value.response.headers["retry-after"] == "1"
-
-
-def test_malformed_content_markers(client):
-    bad = client.chat.completions.create(
-        model=MODEL, messages=ask("x __FAULT_BADJSON__"), response_format=REVIEW_FORMAT
-    )
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(bad.choices[0].message.content)
+def test_off_schema_marker(client):
     off_schema = client.chat.completions.create(
         model=MODEL, messages=ask("x __FAULT_BADSCHEMA__"), response_format=REVIEW_FORMAT
     )
     with pytest.raises(ValueError):
         Review.model_validate_json(off_schema.choices[0].message.content)
-
-
-def test_bad_json_rate_is_seeded():
-    def contents(seed):
-        with (
-            FakeOpenAI(bad_json_rate=0.5, seed=seed) as srv,
-            openai.OpenAI(api_key="t", base_url=srv.base_url) as c,
-        ):
-            return [
-                c.chat.completions.create(
-                    model=MODEL, messages=ask("x"), response_format=REVIEW_FORMAT
-                )
-                .choices[0]
-                .message.content
-                for _ in range(10)
-            ]
-
-    first = contents(7)
-    assert first == contents(7)
-    assert 0 < sum(c.endswith("}") for c in first) < 10
 
 
 def test_rate_limit_headers_and_rpm(server, client):
@@ -266,15 +232,10 @@ def test_latency_and_hang(server):
 def test_wrong_api_key_is_rejected():
     with (
         FakeOpenAI(api_key="right") as srv,
-        openai.OpenAI(api_key="wrong", base_url=srv.base_url) as c,
+        openai.OpenAI(api_key="wrong", base_url=srv.base_url, max_retries=0) as c,
         pytest.raises(openai.AuthenticationError),
     ):
-        c.models.list()
-
-
-def test_models(client):
-    assert MODEL in {m.id for m in client.models.list()}
-    assert client.models.retrieve("gpt-4o").id == "gpt-4o"
+        c.chat.completions.create(model=MODEL, messages=ask("hi"))
 
 
 def batch_line(custom_id: str, text: str, model: str = MODEL) -> str:
@@ -297,7 +258,6 @@ def test_files_and_batch_round_trip(client):
     lines.append(batch_line("row-bad", "__FAULT_500__"))
     batch = create_batch(client, lines)
     assert batch.status == "validating"
-    assert client.files.retrieve(batch.input_file_id).bytes > 0
 
     done = client.batches.retrieve(batch.id)
     assert done.status == "completed"
@@ -314,35 +274,24 @@ def test_files_and_batch_round_trip(client):
     assert client.files.delete(done.output_file_id).deleted
 
 
-def test_batch_moves_through_statuses_and_can_be_cancelled(server, client):
+def test_batch_moves_through_statuses(server, client):
     server.batch_delay_s = 3600  # in progress however slow the next request is
     batch = create_batch(client, [batch_line("a", "hi")])
     assert client.batches.retrieve(batch.id).status == "in_progress"
     server.batch_delay_s = 0  # the delay is read at each poll: the hour is over
     assert client.batches.retrieve(batch.id).status == "completed"
-
-    server.batch_delay_s = 3600
-    other = create_batch(client, [batch_line("a", "hi")])
-    assert client.batches.cancel(other.id).status == "cancelling"
-    assert client.batches.retrieve(other.id).status == "cancelled"
-
-
-def test_batch_input_is_validated_like_openai(client):
-    lines = [batch_line("a", "x"), batch_line("a", "y"), "not json", batch_line("b", "z", "gpt-4o")]
-    failed = client.batches.retrieve(create_batch(client, lines).id)
-    assert failed.status == "failed"
-    codes = [(e.code, e.line) for e in failed.errors.data]
-    assert codes == [("duplicate_custom_id", 2), ("invalid_json_line", 3), ("model_mismatch", 4)]
+    server.fail_batches(1, 500)
+    with pytest.raises(openai.InternalServerError):
+        create_batch(client, [batch_line("b", "hi")])
 
 
 def test_counters_and_reset(server, client):
     client.chat.completions.create(model=MODEL, messages=ask("a"))
-    client.models.list()
-    assert server.requests_total == 2
-    assert server.requests_by_path == {"/v1/chat/completions": 1, "/v1/models": 1}
+    client.files.list()
+    assert server.requests_by_path == {"/v1/chat/completions": 1, "/v1/files": 1}
     assert len(server.chat_bodies) == 1
     server.reset_counters()
-    assert server.requests_total == 0 and server.chat_bodies == [] and server.rate_limited == 0
+    assert server.requests_by_path == {} and server.chat_bodies == [] and server.rate_limited == 0
 
 
 def test_subprocess_server_answers_and_reports_stats():
@@ -353,15 +302,9 @@ def test_subprocess_server_answers_and_reports_stats():
                 model=MODEL, messages=ask("negative"), response_format=Review
             )
         assert reply.choices[0].message.parsed.label is Sentiment.negative
-        root = base_url.removesuffix("/v1")
-        httpx.post(f"{root}/_fake/config", json={"fail_next": [1, 500]})
-        with (
-            pytest.raises(openai.InternalServerError),
-            openai.OpenAI(api_key="test", base_url=base_url, max_retries=0) as c,
-        ):
-            c.chat.completions.create(model=MODEL, messages=ask("x"))
-        stats = httpx.get(f"{root}/_fake/stats").json()
-        assert stats["responses_by_status"] == {"200": 1, "500": 1}
+        stats = httpx.get(base_url.removesuffix("/v1") + "/_fake/stats").json()
+        assert stats["responses_by_status"] == {"200": 1}
+        assert stats["requests_by_path"] == {"/v1/chat/completions": 1}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -384,7 +327,7 @@ def test_the_server_answers_many_concurrent_requests_at_once():
 
             return await asyncio.gather(*(one(i) for i in range(n)))
 
-    with FakeOpenAI(record_bodies=False, latency_ms=300) as srv:
+    with FakeOpenAI(latency_ms=300) as srv:
         answers = asyncio.run(run(srv.base_url))
         assert srv.responses_by_status == {200: 128}
         assert srv.max_in_flight >= 16

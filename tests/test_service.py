@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from devservers.sheets import FakeSheets, make_service_account
 from sheetai import Settings
 from sheetai.engine.sync import Listener
 from sheetai.service import create_app
@@ -23,7 +24,6 @@ from sheetai.service.jobs import Job
 from sheetai.state import STATE_TAB
 
 from .conftest import CONFIG_HEADER, REVIEWS, sentiment_step
-from .servers.sheets_server import FakeSheets, make_service_account
 
 ACCOUNT = "sheetai-bot@test-project.iam.gserviceaccount.com"
 SECRET = "a-sheet-secret-of-32-characters!"

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devservers.sheets import FakeSheets, make_service_account
 from sheetai.state import STATE_TAB
 
 from .conftest import CONFIG_HEADER, PATIENCE_S, REVIEWS, sentiment_step
-from .servers.sheets_server import FakeSheets, make_service_account
 
 TOKEN = "restart-test-token"
 

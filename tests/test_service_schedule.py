@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from devservers.sheets import FakeSheets, make_service_account
 from sheetai import Settings
 from sheetai.errors import ConfigError
 from sheetai.service import create_app
 from sheetai.service.scheduler import load_schedule
 
 from .conftest import CONFIG_HEADER, REVIEWS, sentiment_step
-from .servers.sheets_server import FakeSheets, make_service_account
 
 SID = "1" + "a" * 43
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import openpyxl
 from typer.testing import CliRunner
 
+from devservers.openai import FakeOpenAI
 from sheetai import Settings, SyncOptions, sync
 from sheetai.backends import open_backend
 from sheetai.backends.xlsx import XlsxBackend
 from sheetai.cli import app
 
 from .conftest import REVIEWS, column, make_workbook, read_sheet, sentiment_step
-from .servers.openai_server import FakeOpenAI
 from .test_xlsx_backend import with_cached_results
 
 

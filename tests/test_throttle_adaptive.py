@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 
+from devservers.openai import FakeOpenAI, SlidingWindow, default_answer
 from sheetai.backends import open_backend
 from sheetai.engine.sync import SyncOptions, sync
 from sheetai.providers.openai import throttle as throttle_module
 from sheetai.providers.openai.throttle import BACKOFF, RECOVERY, Throttle
 from sheetai.settings import Settings
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
-from tests.servers import openai_server
-from tests.servers.openai_server import FakeOpenAI, SlidingWindow, default_answer
 
 AZURE_KEY = "azure-test-secret-123"
 
@@ -70,10 +69,11 @@ def drive(
     tpm: int | None = None,
     kept: str = "remaining",
     cost: int = 100,
+    window_s: float = 60.0,
 ) -> Traffic:
     """Send requests of ``cost`` tokens back to back for ``minutes`` of fake time, calling
-    ``learn`` and ``pause`` as the runner does, against a 60 s sliding-window limiter."""
-    window, traffic = SlidingWindow(), Traffic()
+    ``learn`` and ``pause`` as the runner does, against a ``window_s`` sliding-window limiter."""
+    window, traffic = SlidingWindow(window_s), Traffic()
     start = clock.now
 
     async def run() -> None:
@@ -101,9 +101,8 @@ def new_throttle(
 
 
 def compress_the_minute(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """The server counts its limits over ``seconds`` and every throttle built from now on
-    takes them as per ``seconds``: a run of several minutes, with every ratio kept, in seconds."""
-    monkeypatch.setattr(openai_server, "WINDOW_S", seconds)
+    """Every throttle built from now on takes its limits as per ``seconds`` (give the server
+    ``window_s=seconds``): a run of several minutes, with every ratio kept, in seconds."""
     monkeypatch.setattr(throttle_module, "WINDOW_S", seconds)
 
 
@@ -134,23 +133,21 @@ def test_a_limit_set_by_the_user_caps_the_inferred_one() -> None:
     assert traffic.per_minute() == pytest.approx(97, abs=2)
 
 
-def test_a_server_counting_requests_over_10_s_is_paced_low_then_faster(monkeypatch) -> None:
+def test_a_server_counting_requests_over_10_s_is_paced_low_then_faster() -> None:
     # Azure checks RPM over 1-10 s windows: what remains then reflects 10 s, not a minute.
-    monkeypatch.setattr(openai_server, "WINDOW_S", 10.0)
     throttle, clock = new_throttle()
-    first = drive(throttle, clock, minutes=1, rpm=100)  # 100 per 10 s: 600 per minute
-    later = drive(throttle, clock, minutes=9, rpm=100)
+    first = drive(throttle, clock, minutes=1, rpm=100, window_s=10.0)  # 600 per minute
+    later = drive(throttle, clock, minutes=9, rpm=100, window_s=10.0)
     assert first.limited == later.limited == 0
     assert 100 <= first.per_minute() < later.per_minute() <= 600
     assert throttle.rpm is not None and throttle.rpm >= 0.7 * 600
 
 
 @pytest.mark.parametrize("seconds", [60.0, 3.0, 0.5])
-def test_a_compressed_minute_paces_at_the_same_share_of_the_limit(monkeypatch, seconds) -> None:
+def test_a_compressed_minute_paces_at_the_same_share_of_the_limit(seconds) -> None:
     # What the end-to-end tests rely on: the minute's length changes no ratio of the pacing.
-    monkeypatch.setattr(openai_server, "WINDOW_S", seconds)
     throttle, clock = new_throttle(minute_s=seconds)
-    traffic = drive(throttle, clock, minutes=10 * seconds / 60, rpm=600)
+    traffic = drive(throttle, clock, minutes=10 * seconds / 60, rpm=600, window_s=seconds)
     assert traffic.limited == 0 and throttle.rpm == 600
     assert traffic.per_minute() * seconds / 60 == pytest.approx(0.97 * 600, rel=0.02)
 
@@ -329,7 +326,9 @@ def test_an_azure_like_run_longer_than_its_minute_rarely_meets_a_429(tmp_path, m
     # The reviewer's case, smaller: more rows than the RPM, so an unpaced run hits the limit
     # (10 x 429 at least). The minute is 6 s here, the latency a tenth of 100 ms with it.
     compress_the_minute(monkeypatch, 6.0)
-    with FakeOpenAI(rpm=120, latency_ms=10, api_key=AZURE_KEY, rate_headers="remaining") as srv:
+    with FakeOpenAI(
+        rpm=120, window_s=6.0, latency_ms=10, api_key=AZURE_KEY, rate_headers="remaining"
+    ) as srv:
         path = book(tmp_path, 130, "azure:gpt-4o-mini")
         summary = run_sync(path, azure(srv))
         statuses = srv.responses_by_status

@@ -120,21 +120,45 @@ function sheetaiCellText(value) {
   return String(value).trim();
 }
 
-/** Labels from a string or a range: every cell split on commas, trimmed, empty and repeated ones dropped. */
-function sheetaiParseLabels(labels) {
+// Label parsing: the rules of sheetai/config/labels.py, kept in step with it (and with the Apps
+// Script's copy) by the shared table tests/data/label_cases.json.
+const SHEETAI_NAME_EDGES = /^[ \-•*\t]+|[ \-•*\t]+$/g;
+
+/** Every label of a string or a range as {name, description}, in order, repeats included. */
+function sheetaiLabelList(labels) {
   const cells = Array.isArray(labels) ? labels.flat(Infinity) : [labels];
+  return cells.flatMap((cell) => sheetaiLabelParts(sheetaiCellText(cell)).map(sheetaiLabel));
+}
+
+/** A cell of several lines holds one label a line (descriptions keep their commas); else split at commas. */
+function sheetaiLabelParts(cell) {
+  const lines = cell.split(/\r?\n/).filter((line) => line.trim() !== "");
+  return lines.length > 1 ? lines : cell.split(",").filter((part) => part.trim() !== "");
+}
+
+/** "Label" or "Label: description"; a colon before a digit is part of the name ("12:00-14:00"). */
+function sheetaiLabel(part) {
+  const match = /^([\s\S]*?):(?!\d)([\s\S]*)$/.exec(part);
+  const name = match ? match[1] : part;
+  return { name: name.replace(SHEETAI_NAME_EDGES, ""), description: match ? match[2].trim() : "" };
+}
+
+/** The labels without repeats: the first of each name, ignoring case and spaces. */
+function sheetaiDistinctLabels(labels) {
   const seen = new Set();
-  const out = [];
-  for (const cell of cells) {
-    for (const part of sheetaiCellText(cell).split(",")) {
-      const label = part.trim();
-      if (label && !seen.has(label)) {
-        seen.add(label);
-        out.push(label);
-      }
-    }
-  }
-  return out;
+  return labels.filter((label) => {
+    const key = label.name.replace(/\s+/g, " ").trim().toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The labels sent to the service: distinct, each "Label" or "Label: description". */
+function sheetaiParseLabels(labels) {
+  return sheetaiDistinctLabels(sheetaiLabelList(labels)).map((label) =>
+    label.description ? `${label.name}: ${label.description}` : label.name
+  );
 }
 
 function sheetaiOptionalText(value) {
@@ -256,6 +280,8 @@ if (typeof module === "object" && module.exports) {
     aiClassifyDetail,
     settings: SHEETAI_SETTINGS,
     parseLabels: sheetaiParseLabels,
+    labelList: sheetaiLabelList,
+    distinctLabels: sheetaiDistinctLabels,
     rowsOf: sheetaiRowsOf,
   };
 }

@@ -22,8 +22,9 @@ from ..cell_values import as_cell_error
 from ..errors import WorkbookError
 from ..settings import Settings
 from .base import Backend, CellBlock, Grid
+from .blocks import merge_blocks
 
-__all__ = ["XlwingsBackend", "excel_literal", "merge_blocks"]
+__all__ = ["XlwingsBackend", "excel_literal"]
 
 _MAX_CELL_CHARS = 32_767
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -60,49 +61,6 @@ def excel_literal(value: Any) -> Any:
         return value
     text = value[: _MAX_CELL_CHARS - 1]
     return "'" + text if _NOT_TEXT.match(text) else text
-
-
-def merge_blocks(blocks: Sequence[CellBlock]) -> list[CellBlock]:
-    """Blocks covering exactly the cells ``blocks`` write (later blocks win), merged into
-    rectangles: consecutive rows writing the same columns become one block.
-
-    >>> merged = merge_blocks([CellBlock("S", 2, 1, [["a", "b"]]),
-    ...                        CellBlock("S", 3, 1, [["c", "d"]]), CellBlock("S", 2, 2, [["B"]])])
-    >>> [(b.sheet, b.row, b.col, b.values) for b in merged]
-    [('S', 2, 1, [['a', 'B'], ['c', 'd']])]
-    """
-    cells: dict[str, dict[int, dict[int, Any]]] = {}
-    for block in blocks:
-        rows = cells.setdefault(block.sheet, {})
-        for r, row_values in enumerate(block.values):
-            row = rows.setdefault(block.row + r, {})
-            for c, value in enumerate(row_values):
-                row[block.col + c] = value
-    merged: list[CellBlock] = []
-    for sheet, rows in cells.items():
-        open_blocks: dict[tuple[int, int], CellBlock] = {}  # (first col, width) -> block
-        for row_number in sorted(rows):
-            for col, values in _runs(rows[row_number]):
-                key = (col, len(values))
-                last = open_blocks.get(key)
-                if last is not None and last.row + len(last.values) == row_number:
-                    last.values.append(values)
-                else:
-                    open_blocks[key] = CellBlock(sheet, row_number, col, [values])
-                    merged.append(open_blocks[key])
-    return merged
-
-
-def _runs(row: dict[int, Any]) -> Iterator[tuple[int, list[Any]]]:
-    cols = sorted(row)
-    start, values = cols[0], [row[cols[0]]]
-    for prev, col in zip(cols, cols[1:], strict=False):
-        if col == prev + 1:
-            values.append(row[col])
-        else:
-            yield start, values
-            start, values = col, [row[col]]
-    yield start, values
 
 
 def _excel_errors() -> tuple[type[BaseException], ...]:

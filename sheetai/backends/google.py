@@ -33,11 +33,11 @@ from gspread.exceptions import APIError
 from ..a1 import cell_address, range_address
 from ..cell_values import as_cell_error
 from ..engine.runlog import LOG_TAB
-from ..engine.writer import blocks_for
 from ..errors import WorkbookError
 from ..settings import Settings
 from ..state import STATE_TAB
 from .base import Backend, CellBlock, CellRange, Grid
+from .blocks import cells_of, rectangles
 from .google_http import SheetsHTTPClient, connect, translate_api_error
 
 __all__ = ["GoogleSheetsBackend", "cell_value", "quoted_range"]
@@ -250,7 +250,8 @@ class GoogleSheetsBackend(Backend):
         if not (self._pending or self._requests):
             return
         tabs = self._meta()
-        cells = _merge(self._pending)
+        # Later writes win cell by cell: merged commits send each cell once, its last value.
+        cells = cells_of(self._pending, weak=_KEEP)
         requests = self._structure(tabs, cells) + self._requests
         if requests:
             self._call(self.http.batch_update, self.key, {"requests": requests}, writing=True)
@@ -259,7 +260,7 @@ class GoogleSheetsBackend(Backend):
                 tab.exists = True
         data, dates = [], []
         for title, by_row in cells.items():
-            for block in blocks_for(title, by_row):
+            for block in rectangles(title, by_row):
                 if all(v is _KEEP for row in block.values for v in row):
                     continue
                 last_row = block.row + len(block.values) - 1
@@ -367,17 +368,3 @@ class _Keep:
 
 
 _KEEP = _Keep()
-
-
-def _merge(blocks: Sequence[CellBlock]) -> dict[str, dict[int, dict[int, Any]]]:
-    """Later blocks win cell by cell: merged commits send each cell once, with its last value."""
-    cells: dict[str, dict[int, dict[int, Any]]] = {}
-    for block in blocks:
-        sheet = cells.setdefault(block.sheet, {})
-        for r, row_values in enumerate(block.values):
-            row = sheet.setdefault(block.row + r, {})
-            for c, value in enumerate(row_values):
-                if value is _KEEP and (block.col + c) in row:
-                    continue
-                row[block.col + c] = value
-    return cells

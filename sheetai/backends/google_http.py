@@ -5,10 +5,10 @@ adds what sheetai needs on top of it:
 
 * every ``https://sheets.googleapis.com`` URL is rebased on ``SHEETAI_GOOGLE_API_URL`` (tests and
   proxies), leaving the OAuth token URL alone (google-auth takes ``token_uri`` from the JSON key);
-* 429 and 5xx answers (and dropped connections) are retried with exponential back-off, full
-  jitter and a cap on both the wait and the number of attempts, honouring ``Retry-After``; each
-  wait is logged, so a user sees why a sync pauses. gspread's ``BackOffHTTPClient`` retries
-  forever, which turns a quota problem into a hang.
+* 429 and 5xx answers (and dropped connections) are retried with :mod:`sheetai.backoff`'s
+  jittered exponential back-off, a cap on both the wait and the number of attempts, honouring
+  ``Retry-After``; each wait is logged, so a user sees why a sync pauses. gspread's
+  ``BackOffHTTPClient`` retries forever, which turns a quota problem into a hang.
 
 :func:`translate_api_error` turns gspread's ``APIError`` into a
 :class:`~sheetai.errors.WorkbookError` that names the account and the sheet, at the backend's edge.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ import requests
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
+from ..backoff import Backoff, retry_after
 from ..errors import WorkbookError
 from ..settings import Settings
 
@@ -37,44 +37,17 @@ __all__ = [
     "SCOPES",
     "SheetsHTTPClient",
     "connect",
-    "retry_delay",
     "translate_api_error",
 ]
 
 GOOGLE_API_URL = "https://sheets.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_WAIT_SECONDS = 32.0
+# Waits of ~1, 2, 4 ... s, at most 32 s, a Retry-After honoured up to 32 s (see sheetai.backoff);
+# the attempts are bounded by ``max_retries`` (SHEETAI_GOOGLE_MAX_RETRIES).
+BACKOFF = Backoff(base=1.0, cap=32.0, max_wait=32.0)
 
 log = logging.getLogger("sheetai.google")
-
-
-def retry_delay(
-    attempt: int,
-    retry_after: str | None = None,
-    *,
-    base: float = 1.0,
-    cap: float = MAX_WAIT_SECONDS,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before retry number ``attempt + 1``: full jitter, capped.
-
-    A ``Retry-After`` in seconds is honoured (up to ``cap``) with a little jitter on top, so
-    that several clients told the same time do not all come back at once.
-
-    >>> [retry_delay(n, rng=lambda: 1.0) for n in (0, 3, 9)]
-    [1.0, 8.0, 32.0]
-    >>> retry_delay(0, "2", rng=lambda: 0.0), retry_delay(0, "600", rng=lambda: 0.0)
-    (2.0, 32.0)
-    """
-    if retry_after:
-        try:
-            told = float(retry_after)
-        except ValueError:
-            told = None
-        if told is not None and told >= 0:
-            return min(cap, told * (1 + 0.1 * rng()))
-    return min(cap, base * 2**attempt) * max(rng(), 0.05)
 
 
 class SheetsHTTPClient(HTTPClient):
@@ -82,6 +55,7 @@ class SheetsHTTPClient(HTTPClient):
 
     api_url: str = GOOGLE_API_URL
     max_retries: int = 5
+    backoff: Backoff = BACKOFF
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def request(  # type: ignore[override]
@@ -104,7 +78,7 @@ class SheetsHTTPClient(HTTPClient):
                 status = exc.response.status_code
                 if status not in RETRY_STATUSES or attempt >= self.max_retries:
                     raise
-                wait = retry_delay(attempt, exc.response.headers.get("Retry-After"))
+                wait = self.backoff.delay(attempt, retry_after(exc.response.headers))
                 why = "quota exceeded (429)" if status == 429 else f"HTTP {status}"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.max_retries:
@@ -113,7 +87,7 @@ class SheetsHTTPClient(HTTPClient):
                         f"after {attempt + 1} attempts. Check the network and run again; rows "
                         "already saved are kept."
                     ) from exc
-                wait = retry_delay(attempt)
+                wait = self.backoff.delay(attempt)
                 why = type(exc).__name__
             attempt += 1
             log.warning(

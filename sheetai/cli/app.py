@@ -1,249 +1,28 @@
 """``sheetai`` commands. Each parses its options, calls the library, prints, and exits.
 
+Importing a command module registers its commands on the shared :data:`~.common.app`, in the
+order ``sheetai --help`` lists them: ``run`` and ``init`` (:mod:`.sync_commands`), ``review``,
+``qc`` and ``summary`` (:mod:`.quality_commands`), ``serve`` (:mod:`.serve_command`).
+
 Exit codes: 0 done, 1 some rows failed, 2 bad input (config, file, arguments), 130 stopped.
 """
 
 from __future__ import annotations
 
-import json
-import signal
-import sys
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+# Imported for their commands, in --help order (so not sorted).
+# isort: off
+from . import sync_commands, quality_commands, serve_command  # noqa: F401
 
-import typer
-from rich.console import Console
-from rich.markup import escape
-
-from .. import __version__
-from ..backends import open_backend
-from ..engine.summary import RunSummary
-from ..engine.sync import SyncOptions, sync
-from ..errors import RunInterrupted, SheetAIError
-from ..settings import Settings
-from .output import ProgressListener, err_console, plan_table, print_report
+# isort: on
+from .common import app
 
 __all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="sheetai",
-    help="An LLM behind every row of a spreadsheet: classify, extract, score and enrich rows.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain click help: typer's rich help prints a "<bool>" placeholder after every flag
-    # (even --help) and eats "[...]" in help texts as markup.
-    rich_markup_mode=None,
-)
-
-Workbook = Annotated[
-    str, typer.Argument(help="An .xlsx/.xlsm file, or a Google Sheets URL or key.")
-]
-
-
-def _fail(error: SheetAIError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
-
-
-def _terminate_as_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-@app.callback(invoke_without_command=True)
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    if version:
-        typer.echo(f"sheetai {__version__}")
-        raise typer.Exit(0)
-
-
-def example(*lines: str) -> str:
-    """A help epilog of example command lines, kept one per line by click."""
-    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
-
-
-@app.command(
-    epilog=example(
-        "sheetai run feedback.xlsx --dry-run",
-        "sheetai run feedback.xlsx",
-        "sheetai run feedback.xlsx --step sentiment --only-flagged",
-        "sheetai run https://docs.google.com/spreadsheets/d/<id>/edit --yes --max-cost 2",
-    )
-)
-def run(
-    workbook: Annotated[
-        str | None, typer.Argument(help="An .xlsx/.xlsm file, or a Google Sheets URL or key.")
-    ] = None,
-    step: Annotated[str | None, typer.Option(help="Run only this step.")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the plan and the estimated cost; write nothing.")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Re-run every row, even unchanged rows and rows a person edited."
-        ),
-    ] = False,
-    only_flagged: Annotated[
-        bool,
-        typer.Option("--only-flagged", help="Re-run only rows with a flag (e.g. LOW_CONFIDENCE)."),
-    ] = False,
-    model: Annotated[
-        str | None, typer.Option(help="Use this model for every step instead of the Model column.")
-    ] = None,
-    max_cost: Annotated[
-        float | None,
-        typer.Option("--max-cost", help="Stop before spending more than this many USD."),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON summary on stdout at the end.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask before spending money.")
-    ] = False,
-    preview: Annotated[
-        int | None,
-        typer.Option(help="Run only the first N planned rows of each step and show them.", min=1),
-    ] = None,
-    credentials: Annotated[
-        Path | None,
-        typer.Option(help="Google service-account JSON file (Google Sheets only)."),
-    ] = None,
-    excel: Annotated[
-        bool,
-        typer.Option("--excel", help="Sync the workbook open in Excel (needs sheetai[excel])."),
-    ] = False,
-    batch: Annotated[
-        bool, typer.Option("--batch", help="Send rows to the OpenAI Batch API (half price).")
-    ] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="With --batch: wait for the batches and write results.")
-    ] = False,
-    rpm: Annotated[int | None, typer.Option(help="Requests per minute to pace at.", min=1)] = None,
-    tpm: Annotated[int | None, typer.Option(help="Tokens per minute to pace at.", min=1)] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Requests in flight at once (default 64).", min=1)
-    ] = None,
-) -> None:
-    """Sync a workbook: run every step on new or changed rows and write the results beside them."""
-    settings = Settings()
-    if credentials is not None:
-        settings.google_credentials = credentials
-    if excel:
-        workbook = f"excel:{workbook or 'active'}"
-    if workbook is None:
-        _fail(
-            SheetAIError("name a workbook: sheetai run FILE.xlsx, a Google Sheets URL, or --excel.")
-        )
-    listener = ProgressListener(err_console, enabled=not as_json)
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    try:
-        with open_backend(workbook, settings) as backend:
-            options = SyncOptions(
-                step=step, dry_run=dry_run, force=force, only_flagged=only_flagged, model=model,
-                max_cost_usd=max_cost, preview=preview, batch=batch, wait=wait, rpm=rpm,
-                tpm=tpm, concurrency=concurrency,
-                confirm=None if yes or dry_run else _confirm(as_json),
-            )  # fmt: skip
-            summary = sync(backend, settings, options, listener)
-    except RunInterrupted as stopped:
-        listener.close()
-        _report(stopped.summary, as_json)  # type: ignore[arg-type]
-        err_console.print(f"[yellow]{escape(str(stopped))}[/]")
-        raise typer.Exit(stopped.exit_code) from None
-    except SheetAIError as error:
-        listener.close()
-        _fail(error)
-    finally:
-        listener.close()
-        signal.signal(signal.SIGTERM, previous)
-    _report(summary, as_json)
-    raise typer.Exit(1 if summary.total("failed") else 0)
-
-
-def _confirm(as_json: bool) -> Any:
-    def ask(plan: RunSummary) -> bool:
-        cost = plan.total("estimated_cost_usd")
-        if cost <= 0:
-            return True
-        if not sys.stdin.isatty():
-            raise SheetAIError(
-                f"this run would cost about ${cost:.4f} and there is no terminal to ask. "
-                "Add --yes to go ahead (and --max-cost to cap it)."
-            )
-        err_console.print(plan_table(plan))
-        return typer.confirm(f"Spend about ${cost:.4f}?", default=False, err=True)
-
-    return ask
-
-
-def _report(summary: RunSummary, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(summary.to_json()))
-        return
-    print_report(summary, Console())
-    for message in summary.messages:
-        err_console.print(f"[yellow]{escape(message)}[/]")
-    for s in summary.steps:
-        if s.unreadable_inputs:
-            err_console.print(
-                f"[yellow]{s.step}: {s.unreadable_inputs} rows skipped: their input formulas "
-                "have no computed value in the file. Open and save it in Excel, then run again.[/]"
-            )
-
-
-@app.command(
-    epilog=example(
-        'sheetai init feedback.xlsx --sheet Feedback --input Review --labels "Positive,Neutral,'
-        'Negative" --output Sentiment'
-    )
-)
-def init(
-    workbook: Workbook,
-    sheet: Annotated[str, typer.Option(help="The data sheet (tab) whose rows the step reads.")],
-    input: Annotated[str, typer.Option("--input", help="Input column header(s), comma-separated.")],
-    output: Annotated[str, typer.Option(help="Header of the column the answers go to.")],
-    labels: Annotated[str, typer.Option(help='Labels, e.g. "Positive,Neutral,Negative".')] = "",
-    task: Annotated[str, typer.Option(help="classify, extract, generate or score.")] = "classify",
-    step: Annotated[str | None, typer.Option(help="Step name (default: from the output).")] = None,
-    instructions: Annotated[
-        str, typer.Option(help="What the model should do, in plain words.")
-    ] = "",
-    model: Annotated[
-        str, typer.Option(help="Model for the step (blank: the default, 'local').")
-    ] = "",
-    min_confidence: Annotated[
-        float | None, typer.Option(help="Flag answers below this confidence (0-1).")
-    ] = None,
-) -> None:
-    """Write a starter config tab (or add a step to it)."""
-    from ..starter import add_step
-
-    settings = Settings()
-    try:
-        with open_backend(workbook, settings) as backend:
-            name = add_step(
-                backend, tab=settings.config_tab, sheet=sheet, inputs=input, task=task,
-                labels=labels, output=output, step=step, instructions=instructions,
-                model=model, min_confidence=min_confidence,
-            )  # fmt: skip
-    except SheetAIError as error:
-        _fail(error)
-    err_console.print(
-        f"Added step '{name}' to the '{settings.config_tab}' tab of {workbook}. "
-        f"Next: sheetai run {workbook} --dry-run"
-    )
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
 
-
-# Registering commands defined in their own modules (they import `app` from here).
-from . import quality_commands, serve_command  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

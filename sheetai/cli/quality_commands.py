@@ -14,14 +14,14 @@ from ..backends import open_backend
 from ..engine.learning import REVIEW_TAB
 from ..engine.workbook import load_workbook
 from ..errors import SheetAIError
-from ..providers.registry import is_local
+from ..providers.registry import held_out
 from ..quality.data import classify_steps, step_data
 from ..quality.qc_tab import QC_TAB, write_qc, write_tab
-from ..quality.report import HeldOut, StepReport, build_report
+from ..quality.report import StepReport, build_report
 from ..quality.review_tab import review_location, write_review
 from ..quality.summary_tab import SUMMARY_TAB, overview, summary_grid
 from ..settings import Settings
-from .app import Workbook, _fail, app, example
+from .common import Workbook, app, example, fail
 from .output import err_console
 from .report import stdout_console
 
@@ -65,7 +65,7 @@ def review(
                 replace=replace,
             )  # fmt: skip
     except SheetAIError as error:
-        _fail(error)
+        fail(error)
     for o in outcomes:
         if not o.drawn:
             err_console.print(f"{o.step}: no answered rows to review; run `sheetai run` first.")
@@ -80,15 +80,6 @@ def review(
         f"Seed {chosen_seed}. Fill the 'Correct label' column of the '{REVIEW_TAB}' tab, then run "
         f"`sheetai qc {workbook}`.",
         highlight=False,
-    )
-
-
-def _held_out(folds: int, seed: int) -> HeldOut:
-    from ..providers.local import cross_validated_predictions, predict_labels
-
-    return (
-        lambda step, labelled: cross_validated_predictions(step, labelled, folds=folds, seed=seed),
-        lambda step, texts: predict_labels(step, texts),
     )
 
 
@@ -153,7 +144,7 @@ def qc(
                 build_report(
                     step_data(s, book.grids),
                     target=target,
-                    held_out=_held_out(folds, 0) if is_local(s.model) else None,
+                    held_out=held_out(s.model, folds=folds, seed=0),
                 )
                 for s in steps
             ]
@@ -162,7 +153,7 @@ def qc(
                 backend.check_writable()
                 charts = write_qc(backend, book.titles, book.grids.get(QC_TAB), reports)
     except SheetAIError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps({"steps": [r.to_json() for r in reports]}))
     else:
@@ -206,7 +197,7 @@ def summary(
                     backend, book.titles, book.grids.get(SUMMARY_TAB), SUMMARY_TAB, grid, charts
                 )
     except SheetAIError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps({"steps": [o.to_json() for o in overviews]}))
         return

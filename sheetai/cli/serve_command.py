@@ -10,7 +10,7 @@ import typer
 
 from ..errors import SheetAIError
 from ..settings import Settings
-from .app import _fail, app, example
+from .common import app, example, fail
 
 __all__ = ["serve", "is_loopback"]
 
@@ -55,7 +55,7 @@ def serve(
     if credentials is not None:
         settings.google_credentials = credentials
     if not is_loopback(host) and settings.service_token is None:
-        _fail(
+        fail(
             SheetAIError(
                 f"refusing to listen on {host} without a bearer token: set SHEETAI_SERVICE_TOKEN "
                 '(e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"), or '
@@ -65,7 +65,7 @@ def serve(
     try:
         load_schedule(settings.schedule_file or Path(settings.home) / "schedule.json")
     except SheetAIError as error:
-        _fail(error)
+        fail(error)
     setup_logging(log_level)
     application = create_app(settings)
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)

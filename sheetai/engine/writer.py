@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backends.base import Backend, CellBlock
+from ..backends.blocks import rectangles
 
 __all__ = ["ChunkWriter", "blocks_for"]
 
@@ -20,36 +21,13 @@ _SAVE_SHARE = 9
 def blocks_for(sheet: str, cells: dict[int, dict[int, Any]]) -> list[CellBlock]:
     """Group ``{row: {col: value}}`` (1-based) into rectangles of adjacent cells.
 
-    Consecutive rows that write the same contiguous columns become one block.
+    Consecutive rows that write the same contiguous columns become one block (see
+    :func:`sheetai.backends.blocks.rectangles`).
 
     >>> [(b.row, b.col, b.values) for b in blocks_for("S", {2: {5: "a", 6: 1}, 3: {5: "b", 6: 2}})]
     [(2, 5, [['a', 1], ['b', 2]])]
     """
-    runs: list[tuple[int, int, list[Any]]] = []  # (row, first col, values)
-    for row in sorted(cells):
-        cols = sorted(cells[row])
-        start = cols[0]
-        current = [cells[row][start]]
-        for prev, col in zip(cols, cols[1:], strict=False):
-            if col == prev + 1:
-                current.append(cells[row][col])
-            else:
-                runs.append((row, start, current))
-                start, current = col, [cells[row][col]]
-        runs.append((row, start, current))
-    blocks: list[CellBlock] = []
-    for row, col, values in runs:
-        last = blocks[-1] if blocks else None
-        if (
-            last is not None
-            and last.col == col
-            and len(last.values[0]) == len(values)
-            and last.row + len(last.values) == row
-        ):
-            last.values.append(values)
-        else:
-            blocks.append(CellBlock(sheet, row, col, [values]))
-    return blocks
+    return rectangles(sheet, cells)
 
 
 class ChunkWriter:

@@ -1,12 +1,27 @@
-"""Choose the provider for a model name from the config tab's Model column."""
+"""Choose the provider for a model name from the config tab's Model column.
+
+Every caller that needs something model-specific asks here by the step's model name: the sync
+(:func:`get_provider`) and quality control (:func:`held_out`), so a new provider is registered
+in one place.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from ..errors import ProviderError
 from ..settings import Settings
+from ..steps import Example, Step
 from .base import Provider
 
-__all__ = ["get_provider", "is_local"]
+__all__ = ["HeldOut", "get_provider", "held_out", "is_local"]
+
+#: (step, labelled rows) -> out-of-fold (label, confidence) per row, and (step, texts) ->
+#: answers of the model that learnt from no reviewed row.
+HeldOut = tuple[
+    Callable[[Step, Sequence[Example]], list[tuple[str, float]]],
+    Callable[[Step, Sequence[str]], list[tuple[str, float]]],
+]
 
 LOCAL_NAMES = {"local", "embedded", "offline"}
 
@@ -31,3 +46,23 @@ def get_provider(model: str, settings: Settings) -> Provider:
     from .openai import OpenAIProvider
 
     return OpenAIProvider(model, settings)
+
+
+def held_out(model: str, *, folds: int, seed: int) -> HeldOut | None:
+    """How to answer reviewed rows with a model that never saw them, for a ``model`` that learns
+    from reviewed rows (the embedded one); None for a model that does not learn from them, whose
+    stored answers are measured as they are.
+
+    >>> held_out("gpt-4.1-mini", folds=5, seed=0) is None
+    True
+    >>> held_out("Local", folds=5, seed=0) is None
+    False
+    """
+    if not is_local(model):
+        return None
+    from .local import cross_validated_predictions, predict_labels
+
+    return (
+        lambda step, labelled: cross_validated_predictions(step, labelled, folds=folds, seed=seed),
+        lambda step, texts: predict_labels(step, texts),
+    )

@@ -10,22 +10,18 @@ so the accuracy stands for the whole sheet, not for the sample.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..steps import Example, Step
+# How the step's model answers reviewed rows it never saw: the provider registry says
+# (``sheetai.providers.registry.held_out``).
+from ..providers.registry import HeldOut
+from ..steps import Example
 from . import metrics as m
 from .data import LOW_STRATUM, SheetRow, StepData
 
 __all__ = ["StepReport", "HeldOut", "build_report"]
-
-#: (step, labelled rows) -> out-of-fold (label, confidence) per row, and (step, texts) ->
-#: answers of the model that learnt from no reviewed row: see ``sheetai.providers.local``.
-HeldOut = tuple[
-    Callable[[Step, Sequence[Example]], list[tuple[str, float]]],
-    Callable[[Step, Sequence[str]], list[tuple[str, float]]],
-]
 
 
 @dataclass

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..a1 import range_address
+from ..backends.blocks import merge_blocks
 from ..backends.memory import MemoryBackend
 from ..engine.sync import SyncOptions, sync
-from ..engine.writer import blocks_for
 from ..settings import Settings
 from ..state import STATE_TAB
 
@@ -47,24 +47,18 @@ def excel_sync(request: ExcelSyncRequest, settings: Settings) -> dict[str, Any]:
     }
     backend = MemoryBackend(sheets, hidden=[STATE_TAB] if STATE_TAB in sheets else [])
     summary = sync(backend, settings, SyncOptions(step=request.step, force=request.force))
-    cells: dict[str, dict[int, dict[int, Any]]] = {}
-    for block in backend.committed:  # later commits win: the state tab is rewritten each time
-        target = cells.setdefault(block.sheet, {})
-        for r, row in enumerate(block.values):
-            for c, value in enumerate(row):
-                target.setdefault(block.row + r, {})[block.col + c] = value
     writes = []
-    for name, by_row in cells.items():
-        for block in blocks_for(name, by_row):
-            last_row = block.row + len(block.values) - 1
-            last_col = block.col + len(block.values[0]) - 1
-            writes.append(
-                {
-                    "sheet": name,
-                    "address": range_address(block.row, block.col, last_row, last_col),
-                    "values": [[_cell_out(v) for v in row] for row in block.values],
-                }
-            )
+    # Later commits win: the state tab is rewritten each time.
+    for block in merge_blocks(backend.committed):
+        last_row = block.row + len(block.values) - 1
+        last_col = block.col + len(block.values[0]) - 1
+        writes.append(
+            {
+                "sheet": block.sheet,
+                "address": range_address(block.row, block.col, last_row, last_col),
+                "values": [[_cell_out(v) for v in row] for row in block.values],
+            }
+        )
     return {
         "summary": summary.to_json(),
         "new_sheets": [{"name": n, "hidden": h} for n, h in backend.new_sheets],

@@ -46,11 +46,11 @@ def system_prompt(spec: AnswerSpec) -> str:
     elif step.task is Task.EXTRACT:
         lines += ["", "Fields (null when the row does not say):"]
         for field in spec.fields:
-            kind = "one of " + " | ".join(field.choices) if field.kind == "choice" else field.kind
-            kind = "date (YYYY-MM-DD)" if field.kind == "date" else kind
+            kind = "one of " + " | ".join(field.choices) if field.type == "choice" else field.type
+            kind = "date (YYYY-MM-DD)" if field.type == "date" else kind
             lines.append(f"- {field.name}: {kind}")
     elif step.task is Task.SCORE and spec.score_range is not None:
-        low, high = spec.score_range
+        low, high = spec.score_range.low, spec.score_range.high
         lines += ["", f"score: a number from {low:g} (lowest) to {high:g} (highest)."]
     if step.examples:
         lines += ["", "Examples:"]

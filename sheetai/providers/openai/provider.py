@@ -7,7 +7,6 @@ rerun, another workbook with the same rows or a recalculated ``=AICLASSIFY()`` n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,8 +29,7 @@ from ..base import (
 )
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
-from .formats import ModeStore
-from .local import is_local, server_slots, unreachable
+from .connection import Connection
 from .pricing import cost_usd, estimate_tokens, price_for
 from .prompt import messages, prompt_fingerprint, system_prompt
 from .runner import Job, Runner, RunStats
@@ -39,14 +37,8 @@ from .schema import AnswerSpec, answer_spec
 
 __all__ = ["OpenAIProvider", "BatchSubmission"]
 
-# Expected answer length (tokens) for estimates, and the cap sent as max_completion_tokens.
+# Expected answer length (tokens) for estimates.
 _EXPECTED_OUT = {Task.CLASSIFY: 60, Task.SCORE: 60, Task.EXTRACT: 40, Task.GENERATE: 300}
-_MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERATE: 1500}
-# Reasoning models spend hidden, billed output tokens thinking before they answer, all within
-# max_completion_tokens: without room for that, an answer is cut off before it starts.
-_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)(?!.*-chat)", re.IGNORECASE)
-_THINKING_ROOM = 4000
-_OPENAI_URL = "https://api.openai.com/v1"
 
 
 class OpenAIProvider(BatchProvider):
@@ -60,17 +52,15 @@ class OpenAIProvider(BatchProvider):
         self.price = price_for(self.endpoint.model, overrides)
         if self.price is None and not self.endpoint.is_openai and not self.endpoint.azure:
             self.price = (0.0, 0.0)  # a self-hosted server costs nothing per token
+        self.connection = Connection(self.endpoint, settings)
         self.stats = RunStats()
         self._cache: ResultCache | None = None
-        self._modes: ModeStore | None = None
-        self._slots: dict[str, int | None] = {}
-        self._reachable = False
 
     # -- the interface
 
     def check(self, step: Step) -> None:
         check_credentials(self.endpoint, step.name)
-        self._check_reachable(step)
+        self.connection.check_reachable(step.name)
         if self.price is None:
             where = "; an Azure deployment is priced by its name" if self.endpoint.azure else ""
             # An unknown price would make every estimate $0: no question asked, no cap applied.
@@ -130,42 +120,34 @@ class OpenAIProvider(BatchProvider):
             if result.status == "ok":
                 self.cache.put(by_first[result.key][0], _to_cache(result))
 
-        workers, slow_limit = self._workers(options.concurrency)
-        forced = self.settings.openai_response_format != "auto"
-        url = self.base_url
-
-        def remember(mode: str) -> None:
-            if not forced:
-                self.modes.put(url, self.endpoint.model, mode)
-
+        connection = self.connection
+        workers, slow_limit = connection.workers(options.concurrency)
         runner = Runner(
             spec=spec,
             model=self.endpoint.model,
-            make_client=lambda: async_client(self.endpoint, self.settings, workers, self._timeout),
+            make_client=lambda: async_client(
+                self.endpoint, self.settings, workers, connection.timeout
+            ),
             throttle_limits=(rpm or self.settings.openai_rpm, tpm or self.settings.openai_tpm),
             concurrency=workers,
             max_retries=self.settings.openai_max_retries,
-            max_output_tokens=self._max_out(step),
+            max_output_tokens=connection.max_output_tokens(step.task),
             price=self.price,
             expected_output_tokens=_expected_out(step, spec),
-            logprobs=self.settings.openai_logprobs and not self.reasoning,
-            reasoning_effort=self._reasoning_effort,
+            logprobs=self.settings.openai_logprobs and not connection.reasoning,
+            reasoning_effort=connection.reasoning_effort,
             budget=budget,
             secret=self.endpoint.api_key,
             stats=self.stats,
             keep=keep,
-            base_url=url,
-            url_setting=self._url_setting,
-            mode=self._start_mode,
-            mode_forced=forced,
-            on_mode=remember,
-            local=self.local,
-            timeout_s=self._timeout,
-            timeout_setting=(
-                "SHEETAI_OPENAI_LOCAL_TIMEOUT_SECONDS"
-                if self.local and not self._explicit("openai_timeout_seconds")
-                else "SHEETAI_OPENAI_TIMEOUT_SECONDS"
-            ),
+            base_url=connection.base_url,
+            url_setting=connection.url_setting,
+            mode=connection.start_mode,
+            mode_forced=connection.mode_forced,
+            on_mode=connection.remember_mode,
+            local=connection.local,
+            timeout_s=connection.timeout,
+            timeout_setting=connection.timeout_setting,
             slow_limit=slow_limit,
         )
         for result in runner.results(list(jobs.values())):
@@ -188,9 +170,7 @@ class OpenAIProvider(BatchProvider):
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-        if self._modes is not None:
-            self._modes.close()
-            self._modes = None
+        self.connection.close()
 
     # -- the Batch API
 
@@ -245,12 +225,16 @@ class OpenAIProvider(BatchProvider):
                 "model": self.endpoint.model,
                 "messages": messages(system, row.text),
                 "response_format": response_format,
-                "max_completion_tokens": self._max_out(step),
+                "max_completion_tokens": self.connection.max_output_tokens(step.task),
             }
-            if step.task is Task.CLASSIFY and self.settings.openai_logprobs and not self.reasoning:
+            if (
+                step.task is Task.CLASSIFY
+                and self.settings.openai_logprobs
+                and not self.connection.reasoning
+            ):
                 body["logprobs"] = True
-            if self._reasoning_effort:
-                body["reasoning_effort"] = self._reasoning_effort
+            if self.connection.reasoning_effort:
+                body["reasoning_effort"] = self.connection.reasoning_effort
             bodies.append((row.key, body))
         created: dict[str, list[str]] = {}
 
@@ -269,8 +253,9 @@ class OpenAIProvider(BatchProvider):
                 partial.cause, (openai.NotFoundError, openai.PermissionDeniedError)
             ):
                 raise ProviderError(
-                    f"step '{step.name}': the server at {self.base_url} has no Batch API (its "
-                    f"Files/Batches endpoints answered {partial.cause.status_code}). Run "
+                    f"step '{step.name}': the server at {self.connection.base_url} has no "
+                    f"Batch API (its Files/Batches endpoints answered "
+                    f"{partial.cause.status_code}). Run "
                     "without --batch: the same rows then go one request each."
                 ) from partial.cause
             if not created:
@@ -320,88 +305,6 @@ class OpenAIProvider(BatchProvider):
         if self._cache is None:
             self._cache = ResultCache.in_home(self.settings.home)
         return self._cache
-
-    @property
-    def reasoning(self) -> bool:
-        """A reasoning model (o-series, gpt-5): it thinks in billed, hidden output tokens and
-        returns no log-probabilities."""
-        return _REASONING_MODEL.match(self.endpoint.model) is not None
-
-    @property
-    def _reasoning_effort(self) -> str:
-        return self.settings.openai_reasoning_effort.strip() if self.reasoning else ""
-
-    def _max_out(self, step: Step) -> int:
-        """max_completion_tokens: the setting, else the task's cap plus room to think."""
-        if self.settings.openai_max_output_tokens:
-            return self.settings.openai_max_output_tokens
-        return _MAX_OUT[step.task] + (_THINKING_ROOM if self.reasoning else 0)
-
-    def _check_reachable(self, step: Step) -> None:
-        """A self-hosted or Azure URL where nothing listens stops the step before it starts."""
-        if not self.endpoint.base_url or self._reachable:
-            return
-        why = unreachable(self.endpoint.base_url)
-        if why is not None:
-            raise ProviderError(
-                f"step '{step.name}': cannot connect to {self.base_url} ({why}): check "
-                f"{self._url_setting}."
-            )
-        self._reachable = True
-
-    @property
-    def _url_setting(self) -> str:
-        return "AZURE_OPENAI_ENDPOINT" if self.endpoint.azure else "OPENAI_BASE_URL"
-
-    @property
-    def base_url(self) -> str:
-        """Where requests go, as a user would write it (also the key of the mode store)."""
-        return (self.endpoint.base_url or _OPENAI_URL).rstrip("/")
-
-    @property
-    def local(self) -> bool:
-        """A server on this machine or network (Azure never is, whatever its URL)."""
-        return not self.endpoint.azure and is_local(self.endpoint.base_url)
-
-    @property
-    def modes(self) -> ModeStore:
-        if self._modes is None:
-            self._modes = ModeStore.in_home(self.settings.home)
-        return self._modes
-
-    @property
-    def _start_mode(self) -> str:
-        forced = self.settings.openai_response_format
-        if forced != "auto":
-            return forced
-        return self.modes.get(self.base_url, self.endpoint.model) or "json_schema"
-
-    @property
-    def _timeout(self) -> float:
-        if self.local and not self._explicit("openai_timeout_seconds"):
-            return self.settings.openai_local_timeout_seconds
-        return self.settings.openai_timeout_seconds
-
-    def _explicit(self, name: str) -> bool:
-        return name in self.settings.model_fields_set
-
-    def _workers(self, wanted: int | None) -> tuple[int, int | None]:
-        """How many requests at once, and for a local server that reports no slots, how many
-        to keep if its first answer is slow (``--concurrency`` and the setting win)."""
-        if wanted:
-            return max(1, wanted), None
-        if not self.local or self._explicit("openai_concurrency"):
-            return self._concurrency(None), None
-        url = self.endpoint.base_url or ""
-        if url not in self._slots:
-            self._slots[url] = server_slots(url, self.endpoint.api_key)
-        slots = self._slots[url]
-        if slots is not None:
-            return slots, None
-        return self._concurrency(None), self.settings.openai_local_concurrency
-
-    def _concurrency(self, wanted: int | None) -> int:
-        return max(1, wanted or self.settings.openai_concurrency)
 
     def _keys(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, str]:
         prompt = prompt_fingerprint(self.endpoint.model, system, spec.json_schema())

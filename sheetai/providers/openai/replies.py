@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import errno
 import json
-import random
 import re
 import socket
 from typing import Any
 
+from ...backoff import Backoff
+
 __all__ = [
+    "BACKOFF",
     "MAX_WAIT",
-    "retry_after",
-    "backoff",
     "json_object",
     "fatal_text",
     "connect_failure",
@@ -25,27 +25,8 @@ __all__ = [
 
 # A server asking for a longer pause than this is retried after this long anyway.
 MAX_WAIT = 120.0
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after``.
-
-    >>> retry_after({"retry-after-ms": "1500"}), retry_after({"retry-after": "2"})
-    (1.5, 2.0)
-    """
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue
-    return None
-
-
-def backoff(attempt: int) -> float:
-    """Exponential back-off with jitter: ~0.5, 1, 2 ... s, at most 20 s."""
-    return min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
+# Waits without a retry-after: ~0.5, 1, 2 ... s, at most 20 s (see sheetai.backoff).
+BACKOFF = Backoff(base=0.5, cap=20.0, max_wait=MAX_WAIT)
 
 
 def json_object(content: bytes) -> dict[str, Any] | None:

