@@ -4,6 +4,10 @@ Keeping state inside the workbook means the CLI, the Sync button and the nightly
 the same history, and copying the file copies it. One row per (step, row fingerprint):
 
     step | fingerprint | status | outputs (JSON list of the cells written) | updated (UTC)
+
+The outputs are a flat list on the tab (value cells, reasoning, confidence, flag) and a
+:class:`~sheetai.row_outputs.RowOutputs` in memory; :meth:`StateStore.from_grid` and
+:meth:`StateStore.to_grid` are the only places that convert, so the tab's format never moves.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .row_outputs import RowOutputs
 from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 
 __all__ = ["STATE_TAB", "STATE_HEADERS", "StateRecord", "StateStore", "signature"]
@@ -38,16 +43,17 @@ class StateRecord:
     step: str
     fingerprint: str
     status: str  # "ok", "invalid" or "failed"
-    outputs: list[Any]  # every output column's cell, flag last
+    outputs: RowOutputs
     updated: str = ""
 
     def owned_signature(self, owned_count: int) -> str:
-        return signature(self.outputs[:owned_count])
+        """The signature of the first ``owned_count`` cells, as the tab lists them."""
+        return signature(self.outputs.all[:owned_count])
 
     @property
     def fillable(self) -> bool:
         """False when a long output is remembered only by its digest (it cannot be rewritten)."""
-        return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs)
+        return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs.all)
 
 
 @dataclass
@@ -77,11 +83,13 @@ class StateStore:
                 outputs = json.loads(cell_text(cells[3]) or "[]")
             except json.JSONDecodeError:
                 continue  # a damaged row only costs a re-run of that row
+            if not isinstance(outputs, list):
+                continue
             record = StateRecord(
                 cell_text(cells[0]),
                 cell_text(cells[1]),
                 cell_text(cells[2]),
-                outputs,
+                RowOutputs.from_cells(outputs),
                 cell_text(cells[4]),
             )
             store.for_step(record.step)[record.fingerprint] = record
@@ -100,7 +108,7 @@ class StateStore:
                         record.step,
                         record.fingerprint,
                         record.status,
-                        json.dumps(_compact(record.outputs), ensure_ascii=False, default=str),
+                        json.dumps(_compact(record.outputs.all), ensure_ascii=False, default=str),
                         record.updated,
                     ]
                 )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sheetai.cell_values import CellError, Uncomputed
+from sheetai.engine.columns import StepColumns
 from sheetai.engine.plan import (
     Category,
     RowPlan,
@@ -14,21 +15,29 @@ from sheetai.engine.plan import (
     row_fingerprint,
     row_input,
 )
+from sheetai.row_outputs import RowOutputs
 from sheetai.state import StateRecord
 
 STEP = "step-fp"
-# ID | Review | Sentiment | reasoning | confidence | flag
-OWNED = [2, 3, 4]
-FLAG = 5
+# A: ID | B: Review | C: Sentiment | D: reasoning | E: confidence | F: flag (1-based columns)
+FLAG = 6
+
+
+def columns(inputs: dict[str, int], first_output: int) -> StepColumns:
+    """Inputs and one value, reasoning, confidence and flag column from ``first_output`` on."""
+    c = first_output
+    return StepColumns([c], c + 1, c + 2, c + 3, inputs=inputs, gold=None, created={})
+
+
+def answered_cells(value: str) -> RowOutputs:
+    return RowOutputs.from_cells([value, "r", 0.9, None])
 
 
 def plan(grid: list[list[Any]], records: dict[str, StateRecord] | None = None, **kw: Any):
     return plan_rows(
         grid,
         step_fingerprint=STEP,
-        input_cols={"Review": 1},
-        owned_cols=OWNED,
-        flag_col=FLAG,
+        cols=columns({"Review": 2}, 3),
         records=records or {},
         **kw,
     )
@@ -72,13 +81,11 @@ def test_several_inputs_name_each_error_and_uncomputed_formulas_stay_unreadable(
     result = plan_rows(
         grid,
         step_fingerprint=STEP,
-        input_cols={"Title": 0, "Body": 1},
-        owned_cols=[2, 3, 4],
-        flag_col=5,
+        cols=columns({"Title": 1, "Body": 2}, 3),
         records={},
     )
     assert by_row(result.rows) == {2: Category.INPUT_ERROR, 3: Category.UNREADABLE}
-    assert flag_updates(result, grid, 5) == [
+    assert flag_updates(result, grid, 6) == [
         (2, "ERROR: input Title is #REF!; input Body is #VALUE!")
     ]
 
@@ -96,7 +103,7 @@ def test_a_flag_already_written_is_not_rewritten_and_a_persons_note_is_kept() ->
 def test_a_row_whose_error_is_fixed_runs_and_its_stale_flag_is_cleared_when_it_does_not() -> None:
     flagged = "ERROR: input Review is #N/A"
     answered = row_fingerprint(STEP, ["kept text"])
-    record = StateRecord("s", answered, "ok", ["Positive", "r", 0.9, None], "t")
+    record = StateRecord("s", answered, "ok", answered_cells("Positive"), "t")
     grid = [
         HEADER,
         [1, "now fixed", None, None, None, flagged],  # never answered: runs
@@ -117,7 +124,7 @@ def test_a_row_whose_error_is_fixed_runs_and_its_stale_flag_is_cleared_when_it_d
 
 def test_an_error_row_answered_before_is_flagged_and_its_input_fixed_runs_again() -> None:
     before = row_fingerprint(STEP, ["first text"])
-    record = StateRecord("s", before, "ok", ["Positive", "r", 0.9, None], "t")
+    record = StateRecord("s", before, "ok", answered_cells("Positive"), "t")
     grid = [HEADER, [1, CellError("#N/A"), "Positive", "r", 0.9, None]]
     assert by_row(plan(grid, {before: record}).rows) == {2: Category.INPUT_ERROR}
     grid[1][1] = "a different text"
@@ -130,10 +137,8 @@ def test_inputs_are_shown_as_formatted_but_fingerprinted_raw() -> None:
         ["When", "Share", "Paid", "Note"],
         [datetime(2024, 1, 5), 0.125, True, 0.30000000000000004],
     ]
-    cols = {"When": 0, "Share": 1, "Paid": 2, "Note": 3}
-    kwargs: dict[str, Any] = dict(
-        step_fingerprint=STEP, input_cols=cols, owned_cols=[4, 5, 6], flag_col=7, records={}
-    )
+    cols = columns({"When": 1, "Share": 2, "Paid": 3, "Note": 4}, 5)
+    kwargs: dict[str, Any] = dict(step_fingerprint=STEP, cols=cols, records={})
     plain = plan_rows(grid, **kwargs).rows[0]
     shown = plan_rows(grid, formats={(2, 1): "d-mmm-yy", (2, 2): "0.0%"}, **kwargs).rows[0]
     assert row_input(plain).text == "When: 2024-01-05\nShare: 0.125\nPaid: TRUE\nNote: 0.3"

@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 
 from sheetai.backends.memory import MemoryBackend
 from sheetai.cli import app
+from sheetai.engine.learning import REVIEW_TAB
+from sheetai.engine.workbook import load_workbook
 from sheetai.providers.local import cross_validated_predictions, predict_labels
-from sheetai.quality.data import REVIEW_TAB, load_workbook, step_data
+from sheetai.quality.data import step_data
 from sheetai.quality.report import build_report
 from sheetai.settings import Settings
 from sheetai.steps import Example, Label, Step, Task

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from sheetai.backends.memory import MemoryBackend
 from sheetai.cli import app
+from sheetai.engine.learning import REVIEW_TAB
+from sheetai.engine.workbook import load_workbook
 from sheetai.quality import reviewed_examples, reviewed_labels
-from sheetai.quality.data import REVIEW_TAB, load_workbook, step_data
+from sheetai.quality.data import step_data
 from sheetai.quality.metrics import effective_size, wilson_interval
 from sheetai.quality.review_tab import write_review
 from sheetai.settings import Settings

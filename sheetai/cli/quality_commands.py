@@ -11,9 +11,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..backends import open_backend
+from ..engine.learning import REVIEW_TAB
+from ..engine.workbook import load_workbook
 from ..errors import SheetAIError
 from ..providers.registry import held_out
-from ..quality.data import REVIEW_TAB, load_workbook, select_steps, step_data
+from ..quality.data import classify_steps, step_data
 from ..quality.qc_tab import QC_TAB, write_qc, write_tab
 from ..quality.report import StepReport, build_report
 from ..quality.review_tab import review_location, write_review
@@ -56,7 +58,7 @@ def review(
     try:
         with open_backend(workbook, settings) as backend:
             book = load_workbook(backend, settings)
-            steps = select_steps(book.steps, step)
+            steps = classify_steps(book.steps, step)
             backend.check_writable()
             outcomes = write_review(
                 backend, book, steps, fraction=fraction, seed=chosen_seed, min_rows=min_rows,
@@ -137,7 +139,7 @@ def qc(
     try:
         with open_backend(workbook, settings) as backend:
             book = load_workbook(backend, settings)
-            steps = select_steps(book.steps, step)
+            steps = classify_steps(book.steps, step)
             reports = [
                 build_report(
                     step_data(s, book.grids),

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..a1 import column_letter
-from ..engine.columns import header_columns
 from ..errors import ConfigError
+from ..headers import header_columns
 from ..steps import Step
 from ..text import cell_text, did_you_mean, is_blank, norm_header
 from .tab import ConfigTab

@@ -1,30 +1,31 @@
 """The Batch API side of a sync: submit rows as batches, collect the answers on a later run.
 
-It works on a running :class:`~sheetai.engine.sync._Sync` (its state, writer and row helpers)
-and keeps the batch bookkeeping (ids in the state tab's extras) out of the main flow.
+Batch ids are kept in the state tab's extras (``{"batches": [{"id", "step", "model"}]}``) and
+their rows marked ``BATCH_PENDING`` until a run collects them. Rows are the sheet's 1-based
+numbers, as in every engine module.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from ..backends.base import Grid
 from ..errors import ProviderError
-from ..providers.base import BatchProvider, Provider, RowInput, RowResult
+from ..providers.base import BatchProvider, Provider, RowResult
+from ..row_outputs import RowOutputs
 from ..state import StateRecord
 from ..steps import Step
 from ..text import cell_text, norm_header
 from .columns import StepColumns
 from .outputs import utc_now
 from .plan import Category, RowPlan, row_input
-from .selection import run_step
+from .run import Run, StepWork
 from .summary import StepSummary
+from .workbook import run_step
+from .writeback import WriteBack
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .sync import _Sync
-
-__all__ = ["Batches", "WAITING", "has_batch_api"]
+__all__ = ["BatchRunner", "WAITING", "has_batch_api"]
 
 WAITING = "Waiting for OpenAI batch "
 
@@ -34,29 +35,26 @@ def has_batch_api(provider: Provider) -> bool:
     return isinstance(provider, BatchProvider)
 
 
-class Batches:
-    """Batch submit/collect for one sync."""
+class BatchRunner:
+    """Submits a step's rows as batches (``--batch``), and collects ended batches every run."""
 
-    def __init__(self, run: _Sync) -> None:
+    def __init__(self, run: Run, out: WriteBack) -> None:
         self.run = run
+        self.out = out
 
-    def submit(
-        self,
-        step: Step,
-        provider: Provider,
-        unique: list[RowInput],
-        grid: Grid,
-        cols: StepColumns,
-        by_key: dict[str, list[RowPlan]],
-        summary: StepSummary,
-    ) -> list[RowResult]:
-        """Upload the rows as batches, mark them ``BATCH_PENDING``; return cached answers.
+    def answers(self, work: StepWork) -> Iterator[RowResult]:
+        """Upload the rows as batches, mark them ``BATCH_PENDING``; yield cached answers.
 
         Rows go in while their estimate fits under the run's cost cap (``--max-cost``); the
         rest stay planned and the step ends with status ``cost_cap``. Each batch is recorded
         and saved as soon as it exists: a Ctrl-C, SIGTERM or crash during a long upload never
-        loses a batch already billed.
+        loses a batch already billed. With ``--wait``, once the cached answers are written,
+        poll until the batches end, writing their results as they do.
         """
+        if not work.by_key:
+            return
+        step, summary = work.step, work.summary
+        provider = self.run.providers.for_step(step)
         if not isinstance(provider, BatchProvider):
             raise ProviderError(
                 f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
@@ -64,11 +62,12 @@ class Batches:
         recorded: set[str] = set()
 
         def record(batch_id: str, keys: list[str]) -> None:
-            self._record(step, grid, cols, by_key, summary, batch_id, keys)
+            self._record(work, batch_id, keys)
             recorded.add(batch_id)
             # Batch ids are money already committed: they reach the state tab at once.
-            self.run.writer.commit()
+            self.out.commit()
 
+        unique = [row_input(rows[0]) for rows in work.by_key.values()]
         budget = self.run.budget
         submission = provider.submit_batch(run_step(step), unique, budget=budget, on_batch=record)
         for batch_id, keys in submission.batches.items():
@@ -79,35 +78,28 @@ class Batches:
         if budget.exhausted and summary.status == "done":
             # As a live run reports it; the provider's message says how far the cap let it go.
             summary.status = self.run.summary.status = "cost_cap"
-        return list(submission.cached)
+        yield from submission.cached
+        if self.run.options.wait and summary.batch_ids:
+            self.out.commit()
+            self.wait(step, work.grid, work.cols, summary)
 
-    def _record(
-        self,
-        step: Step,
-        grid: Grid,
-        cols: StepColumns,
-        by_key: dict[str, list[RowPlan]],
-        summary: StepSummary,
-        batch_id: str,
-        keys: list[str],
-    ) -> None:
+    def _record(self, work: StepWork, batch_id: str, keys: list[str]) -> None:
         """Mark one batch's rows ``BATCH_PENDING`` and keep its id in the state's extras."""
+        step = work.step
         self.run.state.extras.setdefault("batches", []).append(
             {"id": batch_id, "step": step.name, "model": run_step(step).model}
         )
-        summary.batch_ids.append(batch_id)
-        count = len(step.output_columns().values)
-        outputs = [*([None] * count), f"{WAITING}{batch_id}", None, "BATCH_PENDING"]
-        records = self.run._records(step)
+        work.summary.batch_ids.append(batch_id)
+        count = len(work.cols.values)
+        outputs = RowOutputs([None] * count, f"{WAITING}{batch_id}", None, "BATCH_PENDING")
+        records = self.run.records(step)
         for key in keys:
             # Under the normalised name, as every record is: else the next run misses it.
-            records[key] = StateRecord(
-                norm_header(step.name), key, "pending", list(outputs), utc_now()
-            )
-            for row_plan in by_key.get(key, []):
-                self.run._write_row(step.sheet, grid, cols, row_plan.row, outputs)
-                summary.batch_pending += 1
-                summary.planned -= 1
+            records[key] = StateRecord(norm_header(step.name), key, "pending", outputs, utc_now())
+            for row_plan in work.by_key.get(key, []):
+                self.out.write_row(step.sheet, work.grid, work.cols, row_plan.row, outputs)
+                work.summary.batch_pending += 1
+                work.summary.planned -= 1
 
     def collect(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> bool:
         """Write the results of this step's ended batches; True while some are still running."""
@@ -115,17 +107,18 @@ class Batches:
         mine = [b for b in batches if norm_header(b.get("step") or "") == norm_header(step.name)]
         if not mine:
             return False
-        plan = self.run._plan(step, grid, cols)
+        plan = self.run.plan(step, grid, cols)
         pending: dict[str, list[RowPlan]] = {}
         for row_plan in plan.rows:
             if row_plan.category is Category.PENDING:
                 pending.setdefault(row_plan.fingerprint, []).append(row_plan)
+        work = StepWork(step, grid, cols, plan, summary, pending)
         inputs = {key: row_input(rows[0]) for key, rows in pending.items()}
         running = False
         ended: set[str] = set()
         done_lines = total_lines = 0
         for entry in mine:
-            provider = self.run._provider_named(entry["model"])
+            provider = self.run.providers.named(entry["model"])
             if not isinstance(provider, BatchProvider):
                 raise ProviderError(
                     f"step '{step.name}': batch {entry['id']} was sent to model "
@@ -141,14 +134,15 @@ class Batches:
             batches.remove(entry)
             for result in outcome.results:
                 if result.key in pending:
-                    self.run._apply(step, grid, cols, summary, result, pending.pop(result.key))
-        count = len(step.output_columns().values)
-        for key, rows in pending.items():
+                    self.out.apply(work, result, pending.pop(result.key))
+        for key, rows in list(pending.items()):
             record = rows[0].record
-            reasoning = cell_text(record.outputs[count]) if record and record.outputs else ""
+            reasoning = cell_text(record.outputs.reasoning) if record else ""
             if reasoning.startswith(WAITING) and reasoning[len(WAITING) :] in ended:
-                failure = RowResult.failure(key, count, "the batch ended without an answer")
-                self.run._apply(step, grid, cols, summary, failure, rows)
+                failure = RowResult.failure(
+                    key, len(cols.values), "the batch ended without an answer"
+                )
+                self.out.apply(work, failure, rows)
         if not batches:
             self.run.state.extras.pop("batches", None)
         self.run.listener.batch_progress(step, done_lines, total_lines, running)
@@ -157,6 +151,6 @@ class Batches:
     def wait(self, step: Step, grid: Grid, cols: StepColumns, summary: StepSummary) -> None:
         """``--batch --wait``: poll until this step's batches end, writing results as they do."""
         while self.collect(step, grid, cols, summary):
-            self.run.writer.commit()
+            self.out.commit()
             time.sleep(self.run.settings.batch_poll_seconds)
         summary.batch_pending = 0

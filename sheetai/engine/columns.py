@@ -1,4 +1,7 @@
-"""Find a step's columns on its sheet by header, and place the missing output columns."""
+"""Find a step's columns on its sheet by header, and place the missing output columns.
+
+Column numbers are the sheet's, 1-based (column A = 1), as in every engine module.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +9,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..headers import header_index
+from ..row_outputs import OutputSlots, RowOutputs
 from ..steps import Step
 from ..text import is_blank, norm_header
+from .grid import row_get
 
-__all__ = ["StepColumns", "resolve_columns", "header_index", "header_columns", "used_width"]
-
-
-def header_index(header: Sequence[Any]) -> dict[str, int]:
-    """Normalised header -> 0-based column; the first of duplicate headers wins.
-
-    The config tab refuses a step that uses a duplicated header (see :func:`header_columns`),
-    so a step's own columns are never the ambiguous ones.
-
-    >>> header_index(["Review", " review ", "Date"])
-    {'review': 0, 'date': 2}
-    """
-    index: dict[str, int] = {}
-    for col, value in enumerate(header):
-        if not is_blank(value):
-            index.setdefault(norm_header(value), col)
-    return index
-
-
-def header_columns(header: Sequence[Any]) -> dict[str, list[int]]:
-    """Normalised header -> every 0-based column headed so, to find duplicates.
-
-    >>> header_columns(["ID", "Review", "Review ", None])
-    {'id': [0], 'review': [1, 2]}
-    """
-    columns: dict[str, list[int]] = {}
-    for col, value in enumerate(header):
-        if not is_blank(value):
-            columns.setdefault(norm_header(value), []).append(col)
-    return columns
+__all__ = ["StepColumns", "resolve_columns", "used_width"]
 
 
 @dataclass
-class StepColumns:
-    """0-based column indexes of one step on its sheet."""
+class StepColumns(OutputSlots[int]):
+    """1-based column numbers of one step on its sheet: its output slots, inputs and gold."""
 
     inputs: dict[str, int]
-    values: list[int]
-    reasoning: int
-    confidence: int
-    flag: int
     gold: int | None
-    created: dict[int, str]  # columns added by this run: index -> header
+    created: dict[int, str]  # columns added by this run: number -> header
 
-    @property
-    def owned(self) -> list[int]:
-        return [*self.values, self.reasoning, self.confidence]
-
-    @property
-    def outputs(self) -> list[int]:
-        return [*self.values, self.reasoning, self.confidence, self.flag]
+    def read(self, cells: Sequence[Any]) -> RowOutputs:
+        """What one row's cells (a grid row) hold in the step's output columns."""
+        return RowOutputs(
+            [row_get(cells, c) for c in self.values],
+            row_get(cells, self.reasoning),
+            row_get(cells, self.confidence),
+            row_get(cells, self.flag),
+        )
 
 
 def used_width(grid: Sequence[Sequence[Any]]) -> int:
@@ -89,12 +63,12 @@ def resolve_columns(step: Step, header: list[Any], width: int = 0) -> StepColumn
     ...             output="Mood", model="local")
     >>> header = ["ID", "Review", None, "Notes"]
     >>> cols = resolve_columns(step, header)
-    >>> cols.values, cols.flag, header[4:]
-    ([4], 7, ['Mood', 'Mood reasoning', 'Mood confidence', 'Mood flag'])
+    >>> cols.inputs, cols.values, cols.flag, header[4:]
+    ({'Review': 2}, [5], 8, ['Mood', 'Mood reasoning', 'Mood confidence', 'Mood flag'])
     """
-    index = header_index(header)
+    index = {name: col + 1 for name, col in header_index(header).items()}
     inputs = {name: index[norm_header(name)] for name in step.inputs}
-    last = max([c for c, v in enumerate(header) if not is_blank(v)] + [width - 1], default=-1)
+    last = max([c + 1 for c, v in enumerate(header) if not is_blank(v)] + [width], default=0)
     created: dict[int, str] = {}
 
     def find_or_create(name: str) -> int:
@@ -102,17 +76,20 @@ def resolve_columns(step: Step, header: list[Any], width: int = 0) -> StepColumn
         key = norm_header(name)
         if key not in index:
             last += 1
-            while len(header) <= last:
+            while len(header) < last:
                 header.append(None)
-            header[last] = name
+            header[last - 1] = name
             index[key] = last
             created[last] = name
         return index[key]
 
     names = step.output_columns()
-    values = [find_or_create(name) for name in names.values]
-    reasoning = find_or_create(names.reasoning)
-    confidence = find_or_create(names.confidence)
-    flag = find_or_create(names.flag)
-    gold = index.get(norm_header(step.gold_column))
-    return StepColumns(inputs, values, reasoning, confidence, flag, gold, created)
+    return StepColumns(
+        values=[find_or_create(name) for name in names.values],
+        reasoning=find_or_create(names.reasoning),
+        confidence=find_or_create(names.confidence),
+        flag=find_or_create(names.flag),
+        inputs=inputs,
+        gold=index.get(norm_header(step.gold_column)),
+        created=created,
+    )

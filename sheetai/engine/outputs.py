@@ -1,4 +1,7 @@
-"""What a result puts in a row's output cells, and small helpers on in-memory sheets."""
+"""What a result puts in a row's output cells (a :class:`~sheetai.row_outputs.RowOutputs`).
+
+Rows are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,13 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from ..backends.base import Grid
 from ..providers.base import RowResult
+from ..row_outputs import RowOutputs
 from ..steps import Step
 from ..text import cell_text, is_blank
 from .plan import RowPlan, row_text
 
-__all__ = [
-    "compose_outputs",
-    "reflagged",
-    "clean_cell",
-    "preview_row",
-    "grid_get",
-    "grid_set",
-    "utc_now",
-]
+__all__ = ["compose_outputs", "reflagged", "clean_cell", "preview_row", "utc_now"]
 
 # Characters no spreadsheet cell may hold (the XML 1.0 control characters).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -41,14 +36,14 @@ def clean_cell(value: Any) -> Any:
     return value
 
 
-def compose_outputs(step: Step, result: RowResult) -> list[Any]:
-    """The cells a result puts in the step's output columns, flag last.
+def compose_outputs(step: Step, result: RowResult) -> RowOutputs:
+    """The cells a result puts in the step's output columns.
 
     >>> from sheetai.steps import Task
     >>> s = Step(name="s", sheet="F", inputs=["x"], task=Task.CLASSIFY, output="O",
     ...          model="local", min_confidence=0.6)
     >>> compose_outputs(s, RowResult(key="k", values=["Pos"], reasoning="r", confidence=0.5))
-    ['Pos', 'r', 0.5, 'LOW_CONFIDENCE']
+    RowOutputs(values=['Pos'], reasoning='r', confidence=0.5, flag='LOW_CONFIDENCE')
     """
     count = len(step.output_columns().values)
     values = (list(result.values) + [None] * count)[:count]
@@ -65,52 +60,35 @@ def compose_outputs(step: Step, result: RowResult) -> list[Any]:
     else:
         flag = ""
     confidence = None if confidence is None else round(float(confidence), 3)
-    cells = [*values, result.reasoning or None, confidence, flag or None]
-    return [clean_cell(v) for v in cells]
-
-
-def reflagged(step: Step, outputs: list[Any]) -> list[Any]:
-    """Stored outputs with the flag recomputed for the step's current ``Min confidence``."""
-    count = len(step.output_columns().values)
-    confidence = outputs[count + 1] if len(outputs) > count + 1 else None
-    result = RowResult(
-        key="",
-        values=outputs[:count],
-        reasoning=cell_text(outputs[count]) if len(outputs) > count else "",
+    return RowOutputs(
+        [clean_cell(v) for v in values],
+        clean_cell(result.reasoning or None),
+        clean_cell(confidence),
+        clean_cell(flag or None),
     )
+
+
+def reflagged(step: Step, outputs: RowOutputs) -> RowOutputs:
+    """Stored outputs with the flag recomputed for the step's current ``Min confidence``."""
+    result = RowResult(key="", values=list(outputs.values), reasoning=cell_text(outputs.reasoning))
     try:
+        confidence = outputs.confidence
         result.confidence = None if is_blank(confidence) else float(str(confidence))
     except (TypeError, ValueError):
         result.confidence = None
     return compose_outputs(step, result)
 
 
-def preview_row(row_plan: RowPlan, outputs: list[Any]) -> dict[str, Any]:
+def preview_row(row_plan: RowPlan, outputs: RowOutputs) -> dict[str, Any]:
     """One line of the ``--preview`` table."""
     return {
         "row": row_plan.row,
         "input": row_text(row_plan.inputs),
-        "result": outputs[0] if len(outputs) == 4 else outputs[:-3],
-        "reasoning": outputs[-3],
-        "confidence": outputs[-2],
-        "flag": outputs[-1],
+        "result": outputs.answer,
+        "reasoning": outputs.reasoning,
+        "confidence": outputs.confidence,
+        "flag": outputs.flag,
     }
-
-
-def grid_get(grid: Grid, row: int, col: int) -> Any:
-    """The value at 1-based ``row`` and 0-based ``col``, None past the edges."""
-    cells = grid[row - 1] if row - 1 < len(grid) else []
-    return cells[col] if col < len(cells) else None
-
-
-def grid_set(grid: Grid, row: int, col: int, value: Any) -> None:
-    """Set the value at 1-based ``row`` and 0-based ``col``, growing the grid as needed."""
-    while len(grid) < row:
-        grid.append([])
-    cells = grid[row - 1]
-    if len(cells) <= col:
-        cells.extend([None] * (col + 1 - len(cells)))
-    cells[col] = value
 
 
 def utc_now() -> str:

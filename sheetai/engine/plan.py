@@ -3,6 +3,8 @@
 A row is matched to what sheetai wrote before by a fingerprint of its inputs and the step's
 definition, never by position alone, so inserting, deleting or sorting rows mixes nothing up.
 Whether its output cells still hold what sheetai wrote is told by their content signature.
+
+Rows and columns are the sheet's 1-based numbers (header = row 1, column A = 1).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..display import display_text
 from ..providers.base import RowInput
 from ..state import StateRecord, signature
 from ..text import cell_text, is_blank
+from .columns import StepColumns
+from .grid import grid_get, row_get
 
 __all__ = [
     "Category",
@@ -170,10 +174,7 @@ def plan_rows(
     grid: Sequence[Sequence[Any]],
     *,
     step_fingerprint: str,
-    input_cols: Mapping[str, int],
-    owned_cols: Sequence[int | None],
-    flag_col: int | None,
-    value_count: int = 1,
+    cols: StepColumns,
     records: Mapping[str, StateRecord],
     force: bool = False,
     only_flagged: bool = False,
@@ -182,66 +183,64 @@ def plan_rows(
     """Classify every data row of a sheet for one step.
 
     Args:
-        grid: the sheet's values, header row first (0-based lists).
+        grid: the sheet's values, header row first.
         step_fingerprint: :meth:`Step.fingerprint`.
-        input_cols: input header -> 0-based column index.
-        owned_cols: 0-based indexes of the step's value, reasoning and confidence columns
-            (None where the column does not exist yet).
-        flag_col: 0-based index of the flag column, or None.
-        value_count: how many of ``owned_cols`` hold the answer itself (before reasoning).
+        cols: the step's columns (:func:`~sheetai.engine.columns.resolve_columns`).
         records: the state records of this step, by fingerprint.
         force: re-run rows that would be kept as human edits or skipped as unchanged.
         only_flagged: run only rows whose flag column holds a flag (a cheap-model-first cascade).
-        formats: number-format codes by 1-based ``(row, col)``
+        formats: number-format codes by ``(row, col)``
             (:meth:`~sheetai.backends.base.Backend.number_formats`), to show inputs as the sheet
             does.
     """
+    owned_cols = cols.owned
+    value_count = len(cols.values)
     written = {rec.owned_signature(len(owned_cols)) for rec in records.values()}
     blank_signature = signature([None] * len(owned_cols))
     plan = StepPlan()
     for index in range(1, len(grid)):
         row = grid[index]
-        inputs = {name: _cell(row, col) for name, col in input_cols.items()}
+        number = index + 1
+        inputs = {name: row_get(row, col) for name, col in cols.inputs.items()}
         for name, value in inputs.items():
             if not isinstance(value, CellError | Uncomputed) and as_cell_error(value):
                 inputs[name] = as_cell_error(value)  # a backend that left an error as text
         values = list(inputs.values())
         fingerprint = row_fingerprint(step_fingerprint, values)
         shown = {
-            name: formats[index + 1, col + 1]
-            for name, col in input_cols.items()
-            if formats and (index + 1, col + 1) in formats
+            name: formats[number, col]
+            for name, col in cols.inputs.items()
+            if formats and (number, col) in formats
         }
         if all(is_blank(v) for v in values):
-            plan.rows.append(RowPlan(index + 1, fingerprint, Category.BLANK, inputs))
+            plan.rows.append(RowPlan(number, fingerprint, Category.BLANK, inputs))
             continue
         if any(isinstance(v, Uncomputed) for v in values):
-            plan.rows.append(RowPlan(index + 1, fingerprint, Category.UNREADABLE, inputs))
+            plan.rows.append(RowPlan(number, fingerprint, Category.UNREADABLE, inputs))
             continue
         if any(isinstance(v, CellError) for v in values):
             # Like a blank input, never sent; unlike one, flagged, so nobody trusts an old
             # answer. The fingerprint holds the error text, so once it is fixed the row runs.
             plan.rows.append(
-                RowPlan(
-                    index + 1, fingerprint, Category.INPUT_ERROR, inputs, records.get(fingerprint)
-                )
+                RowPlan(number, fingerprint, Category.INPUT_ERROR, inputs, records.get(fingerprint))
             )
             continue
-        current = signature(_cell(row, col) for col in owned_cols)
+        owned = [row_get(row, col) for col in owned_cols]
+        current = signature(owned)
         record = records.get(fingerprint)
-        value_blank = all(is_blank(_cell(row, col)) for col in owned_cols[:value_count])
+        value_blank = all(is_blank(v) for v in owned[:value_count])
         category = _categorize(
             current, blank_signature, value_blank, record, written, len(owned_cols)
         )
         if only_flagged and category is not Category.PENDING:
-            flagged = not is_blank(_cell(row, flag_col)) if flag_col is not None else False
+            flagged = not is_blank(row_get(row, cols.flag))
             if flagged and category in (Category.UNCHANGED, Category.RETRY):
                 category = Category.FLAGGED
             elif category is not Category.HUMAN_EDIT:
                 category = Category.NOT_SELECTED
         elif force and category in (Category.UNCHANGED, Category.HUMAN_EDIT, Category.FILL):
             category = Category.FORCED
-        plan.rows.append(RowPlan(index + 1, fingerprint, category, inputs, record, shown))
+        plan.rows.append(RowPlan(number, fingerprint, category, inputs, record, shown))
     return plan
 
 
@@ -256,7 +255,7 @@ def flag_updates(
     """
     updates: list[tuple[int, Any]] = []
     for row_plan in plan.rows:
-        current = _cell(grid[row_plan.row - 1], flag_col) if row_plan.row <= len(grid) else None
+        current = grid_get(grid, row_plan.row, flag_col)
         if row_plan.category is Category.INPUT_ERROR:
             flag = input_error_flag(row_plan.inputs)
             if cell_text(current) != flag and (is_blank(current) or _sheetai_flag(current)):
@@ -264,8 +263,7 @@ def flag_updates(
         elif is_input_error_flag(current) and not (
             row_plan.category.runs or row_plan.category in _FLAG_KEPT
         ):
-            record = row_plan.record
-            kept = record.outputs[-1] if record is not None and record.outputs else None
+            kept = row_plan.record.outputs.flag if row_plan.record is not None else None
             updates.append(
                 (row_plan.row, kept if row_plan.category is Category.UNCHANGED else None)
             )
@@ -296,12 +294,6 @@ def _categorize(
     if current in written:
         return Category.CHANGED
     return Category.HUMAN_EDIT
-
-
-def _cell(row: Sequence[Any], col: int | None) -> Any:
-    if col is None or col >= len(row):
-        return None
-    return row[col]
 
 
 def row_input(row_plan: RowPlan) -> RowInput:

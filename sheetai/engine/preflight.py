@@ -1,6 +1,7 @@
 """Checks that could refuse a sync's writes, run on the plan before any model is called.
 
 A refusal found while writing comes after the model was paid for; found here, it costs nothing.
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from typing import Any
 from ..a1 import quote_sheet, range_address
 from ..backends.base import CellRange, Grid
 from ..errors import WorkbookError
+from ..row_outputs import RowOutputs
 from ..steps import Step
 from ..text import cell_text
 from .columns import StepColumns
-from .outputs import grid_get, reflagged
+from .grid import grid_get
+from .outputs import reflagged
 from .plan import Category, RowPlan, StepPlan, flag_updates
 
 __all__ = ["planned_cells", "refuse_merged", "stale_flag"]
 
 
-def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> list[Any] | None:
+def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> RowOutputs | None:
     """An unchanged row's outputs reflagged, when the flag sheetai wrote there is now stale
     (``Min confidence`` moved); None when its flag cell stays as it is."""
     record = row_plan.record
@@ -28,9 +31,9 @@ def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> 
         return None
     outputs = reflagged(step, record.outputs)
     current = cell_text(grid_get(grid, row_plan.row, cols.flag))
-    written = cell_text(record.outputs[-1]) if record.outputs else ""
+    written = cell_text(record.outputs.flag)
     # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
-    if current == written and current != cell_text(outputs[-1]):
+    if current == written and current != cell_text(outputs.flag):
         return outputs
     return None
 
@@ -43,7 +46,7 @@ def planned_cells(
     *,
     run_keys: set[str] | None = None,
 ) -> dict[int, set[int]]:
-    """The cells a step will write: 1-based row -> 0-based columns.
+    """The cells a step will write: row -> columns.
 
     Args:
         step: the step.
@@ -69,7 +72,7 @@ def planned_cells(
         else:
             writes = row_plan.category.runs and row_plan.fingerprint in run_keys
         if writes:
-            cells.setdefault(row_plan.row, set()).update(cols.outputs)
+            cells.setdefault(row_plan.row, set()).update(cols.all)
     for row in flag_rows:
         cells.setdefault(row, set()).add(cols.flag)
     return cells
@@ -84,18 +87,18 @@ def refuse_merged(
 ) -> None:
     """Raise :class:`~sheetai.errors.WorkbookError` if a planned cell lies in a merged area.
 
-    >>> refuse_merged("F", "s", ["Review", "Mood"], [CellRange(2, 2, 3, 2)], {4: {1}})
-    >>> refuse_merged("F", "s", ["Review", "Mood"], [CellRange(2, 2, 3, 2)], {3: {1}})
+    >>> refuse_merged("F", "s", ["Review", "Mood"], [CellRange(2, 2, 3, 2)], {4: {2}})
+    >>> refuse_merged("F", "s", ["Review", "Mood"], [CellRange(2, 2, 3, 2)], {3: {2}})
     Traceback (most recent call last):
     ...
     sheetai.errors.WorkbookError: F!B2:B3 is merged, and step 's' needs to write there (column 'Mood'). Unmerge those cells (or move that column away from them), then run again; nothing was written and no model was called.
     """  # noqa: E501
     for area in merged:
         for row in sorted(r for r in cells if area.first_row <= r <= area.last_row):
-            hit = sorted(c for c in cells.get(row, ()) if area.first_col <= c + 1 <= area.last_col)
+            hit = sorted(c for c in cells.get(row, ()) if area.first_col <= c <= area.last_col)
             if not hit:
                 continue
-            name = cell_text(header[hit[0]]) if hit[0] < len(header) else ""
+            name = cell_text(header[hit[0] - 1]) if hit[0] <= len(header) else ""
             where = f" (column '{name}')" if name else ""
             address = range_address(area.first_row, area.first_col, area.last_row, area.last_col)
             raise WorkbookError(

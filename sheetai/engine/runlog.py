@@ -1,13 +1,18 @@
-"""The ``sheetai log`` tab: one row per step per run that wrote something."""
+"""The log stage: the ``sheetai log`` tab gets one row per step per run that wrote something.
+
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
+from ..backends.base import Backend, CellBlock
 from .summary import RunSummary
+from .workbook import Workbook
 
-__all__ = ["LOG_TAB", "LOG_HEADERS", "log_rows", "header_outdated"]
+__all__ = ["LOG_TAB", "LOG_HEADERS", "log_rows", "header_outdated", "append_log"]
 
 LOG_TAB = "sheetai log"
 LOG_HEADERS = [
@@ -75,3 +80,23 @@ def header_outdated(header: list[Any]) -> bool:
     while names and not names[-1]:
         names.pop()
     return len(names) < len(LOG_HEADERS) and names == LOG_HEADERS[: len(names)]
+
+
+def append_log(backend: Backend, book: Workbook, summary: RunSummary) -> None:
+    """Append the run's rows to the log tab, creating it (or updating its header) as needed."""
+    grid = book.grids.get(LOG_TAB)
+    if LOG_TAB not in book.titles:
+        backend.add_sheet(LOG_TAB)
+        book.titles.append(LOG_TAB)
+        grid = []
+        # Room for the header, and for a timestamp in the first column.
+        widths = {i: max(10, len(h) + 3) for i, h in enumerate(LOG_HEADERS, start=1)}
+        backend.set_column_widths(LOG_TAB, {**widths, 1: 20})
+    rows = log_rows(summary)
+    blocks = []
+    if not grid:
+        rows = [LOG_HEADERS, *rows]
+    elif header_outdated(grid[0]):
+        blocks.append(CellBlock(LOG_TAB, 1, 1, [LOG_HEADERS]))
+    blocks.append(CellBlock(LOG_TAB, len(grid or []) + 1, 1, rows))
+    backend.write(blocks)

@@ -1,4 +1,7 @@
-"""What a sync did, per step and in total: the ``--json`` summary and the run log's source."""
+"""What a sync did, per step and in total: the ``--json`` summary and the run log's source.
+
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..a1 import column_letter, column_number
 from ..text import cell_text
+from .grid import row_get
 from .plan import Category
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,12 +168,10 @@ def record_outputs(summary: StepSummary, grid: Grid, cols: StepColumns) -> None:
     nothing still says how many rows wait for review.
     """
     header = grid[0] if grid else []
-    outputs = cols.outputs  # values, reasoning, confidence, flag
-    summary.output_columns = [cell_text(header[c]) if c < len(header) else "" for c in outputs]
-    summary.output_letters = [column_letter(c + 1) for c in outputs]
-    summary.flagged_total = sum(
-        1 for cells in grid[1:] if cols.flag < len(cells) and cell_text(cells[cols.flag]).strip()
-    )
+    columns = cols.all  # values, reasoning, confidence, flag
+    summary.output_columns = [cell_text(row_get(header, c)) for c in columns]
+    summary.output_letters = [column_letter(c) for c in columns]
+    summary.flagged_total = sum(1 for cells in grid[1:] if cell_text(row_get(cells, cols.flag)))
 
 
 def column_span(letters: list[str]) -> str:

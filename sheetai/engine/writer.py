@@ -1,4 +1,7 @@
-"""Collect cell writes, turn them into few rectangular blocks, and commit them in chunks."""
+"""Collect cell writes, turn them into few rectangular blocks, and commit them in chunks.
+
+Rows and columns are the sheet's 1-based numbers, as in every engine module.
+"""
 
 from __future__ import annotations
 

@@ -14,11 +14,13 @@ from typing import Any
 
 from ..a1 import quote_sheet
 from ..backends.base import Backend, CellBlock, Grid
-from ..engine.columns import header_index
+from ..engine.learning import REVIEW_HEADERS, REVIEW_TAB
+from ..engine.workbook import Workbook
 from ..errors import SheetAIError
+from ..headers import header_index
 from ..steps import Step
 from ..text import is_blank, norm_header
-from .data import REVIEW_HEADERS, REVIEW_TAB, Workbook, step_data
+from .data import step_data
 from .sampling import Candidate, sample_size, stratified_sample
 
 __all__ = ["ReviewOutcome", "write_review"]

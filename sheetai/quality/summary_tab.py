@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..backends.base import ChartSpec, Grid
-from ..engine.columns import header_index, resolve_columns
+from ..engine.columns import resolve_columns
+from ..engine.grid import row_get
 from ..engine.runlog import LOG_TAB
+from ..headers import header_index
 from ..steps import Step, Task
 from ..text import cell_text, is_blank, norm_header
 
@@ -85,19 +87,16 @@ def overview(step: Step, grids: Mapping[str, Grid]) -> StepOverview:
     flags: Counter[str] = Counter()
     rows = answered = 0
     for cells in grid[1:]:
-
-        def get(col: int | None, cells: Sequence[Any] = cells) -> Any:
-            return cells[col] if col is not None and col < len(cells) else None
-
-        if all(is_blank(get(c)) for c in cols.inputs.values()):
+        if all(is_blank(row_get(cells, c)) for c in cols.inputs.values()):
             continue
         rows += 1
-        value = get(cols.values[0])
+        outputs = cols.read(cells)
+        value = outputs.values[0]
         if not is_blank(value):
             answered += 1
             if step.task is Task.CLASSIFY:
                 labels[names.get(norm_header(value), cell_text(value))] += 1
-        flag = cell_text(get(cols.flag))
+        flag = cell_text(outputs.flag)
         if flag:
             flags["ERROR" if flag.startswith("ERROR") else flag] += 1
     result = StepOverview(step.name, step.model, rows, answered)

@@ -1,0 +1,35 @@
+"""The hidden state tab keeps its format: a workbook saved by any earlier sheetai reads back
+exactly, and is written back cell for cell."""
+
+from __future__ import annotations
+
+import json
+
+from sheetai.row_outputs import RowOutputs
+from sheetai.state import STATE_HEADERS, StateStore
+
+# As written before outputs became a named type: a flat JSON list, flag last (steps sorted).
+SAVED = [
+    ["sheetai state v1", json.dumps({"batches": [{"id": "b1"}]}), "", "", ""],
+    STATE_HEADERS,
+    ["invoice", "fp2", "ok", '["ACME", 12.5, "read it", 0.8, "LOW_CONFIDENCE"]', "t"],
+    ["sentiment", "fp1", "ok", '["Positive", "why", 0.9, null]', "2024-01-01T00:00:00Z"],
+]
+
+
+def test_a_saved_state_tab_reads_into_named_outputs_and_writes_back_unchanged() -> None:
+    store = StateStore.from_grid([list(r) for r in SAVED])
+    first = store.for_step("sentiment")["fp1"].outputs
+    assert first == RowOutputs(["Positive"], "why", 0.9, None)
+    second = store.for_step("invoice")["fp2"].outputs
+    assert second.values == ["ACME", 12.5] and second.flag == "LOW_CONFIDENCE"
+    assert store.to_grid() == SAVED
+
+
+def test_a_damaged_row_is_dropped_and_costs_only_its_own_rerun() -> None:
+    grid = [list(r) for r in SAVED] + [["sentiment", "fp3", "ok", "{not json", "t"]]
+    grid.append(["sentiment", "fp4", "ok", '"a string"', "t"])
+    store = StateStore.from_grid(grid)
+    assert set(store.for_step("sentiment")) == {"fp1"}
+    # The tab keeps its size: the dropped rows are blanked, not left behind.
+    assert len(store.to_grid()) == len(grid)
