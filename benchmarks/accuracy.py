@@ -27,7 +27,7 @@ from pathlib import Path
 
 import openpyxl
 
-from sheetai.config_tab import parse_config
+from sheetai.config import parse_config
 from sheetai.providers.local import cross_validated_predictions, predict_labels
 from sheetai.quality import metrics as m
 from sheetai.steps import Example, Label, Step, Task

@@ -38,7 +38,7 @@ import openai
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devservers.openai import start_subprocess  # noqa: E402
-from sheetai.config_tab import parse_labels  # noqa: E402
+from sheetai.config import parse_labels  # noqa: E402
 from sheetai.providers.base import RowInput, RunOptions  # noqa: E402
 from sheetai.providers.openai import OpenAIProvider  # noqa: E402
 from sheetai.providers.openai.pricing import prompt_tokens  # noqa: E402

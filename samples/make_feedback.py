@@ -32,7 +32,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetai.config_tab import CONFIG_HEADERS
+from sheetai.config import CONFIG_HEADERS
 
 HERE = Path(__file__).resolve().parent
 XLSX_PATH = HERE / "feedback.xlsx"

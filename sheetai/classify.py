@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from .cache import ResultCache, cache_key
-from .config_tab import parse_labels
+from .config import parse_labels
 from .errors import SheetAIError
 from .providers.base import Budget, Provider, RowInput, RunOptions
 from .providers.registry import get_provider

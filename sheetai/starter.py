@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .backends.base import Backend, CellBlock
-from .config_tab import CONFIG_HEADERS, parse_config
+from .config import CONFIG_HEADERS, parse_config
 from .errors import ConfigError
 from .text import did_you_mean, is_blank, norm_header
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .row_outputs import RowOutputs
+from .tabs import STATE_TAB
 from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 
 __all__ = ["STATE_TAB", "STATE_HEADERS", "StateRecord", "StateStore", "signature"]
 
-STATE_TAB = "_sheetai_state"
 STATE_HEADERS = ["step", "fingerprint", "status", "outputs", "updated"]
 _MARKER = "sheetai state v1"
 

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .row_outputs import OutputSlots
+
 __all__ = [
     "Task",
     "Label",
@@ -76,22 +78,8 @@ class Example(BaseModel):
     label: str
 
 
-class OutputColumns(BaseModel):
-    """The headers of the columns a step writes, in the order they are written."""
-
-    values: list[str]
-    reasoning: str
-    confidence: str
-    flag: str
-
-    @property
-    def all(self) -> list[str]:
-        return [*self.values, self.reasoning, self.confidence, self.flag]
-
-    @property
-    def owned(self) -> list[str]:
-        """The columns whose content decides whether a person has edited the row."""
-        return [*self.values, self.reasoning, self.confidence]
+#: The headers of the columns a step writes, in the order they are written.
+OutputColumns = OutputSlots[str]
 
 
 class Step(BaseModel):

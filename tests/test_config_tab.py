@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sheetai.config_tab import parse_config, parse_labels
+from sheetai.config import parse_config, parse_labels
 from sheetai.errors import ConfigError
 from sheetai.steps import Task
 

@@ -32,10 +32,9 @@ from gspread.exceptions import APIError
 
 from ..a1 import cell_address, range_address
 from ..cell_values import as_cell_error
-from ..engine.runlog import LOG_TAB
 from ..errors import WorkbookError
 from ..settings import Settings
-from ..state import STATE_TAB
+from ..tabs import LOG_TAB, STATE_TAB
 from .base import Backend, CellBlock, CellRange, Grid
 from .blocks import cells_of, rectangles
 from .google_http import SheetsHTTPClient, connect, translate_api_error

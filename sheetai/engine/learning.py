@@ -14,6 +14,7 @@ from ..a1 import cell_address, quote_sheet
 from ..backends.base import Grid
 from ..headers import header_index
 from ..steps import Example, Step
+from ..tabs import REVIEW_TAB
 from ..text import cell_text, did_you_mean, is_blank, norm_header
 from .columns import StepColumns
 from .grid import grid_get
@@ -29,7 +30,6 @@ __all__ = [
     "training_examples",
 ]
 
-REVIEW_TAB = "sheetai review"
 REVIEW_HEADERS = ["Step", "Row", "Input", "Answer", "Confidence", "Correct label", "Stratum"]
 
 

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..backends.base import Backend, CellBlock
+from ..tabs import LOG_TAB
 from .summary import RunSummary
 from .workbook import Workbook
 
 __all__ = ["LOG_TAB", "LOG_HEADERS", "log_rows", "header_outdated", "append_log"]
 
-LOG_TAB = "sheetai log"
 LOG_HEADERS = [
     "When (UTC)",
     "Step",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..backends.base import Backend, Grid
-from ..config_tab import parse_config
+from ..config import parse_config
 from ..errors import ConfigError
 from ..settings import Settings
 from ..state import STATE_TAB

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backends.base import Backend, CellBlock, ChartSpec, Grid
+from ..tabs import QC_TAB
 from .report import StepReport
 
 __all__ = ["QC_TAB", "qc_grid", "write_tab", "write_qc"]
 
-QC_TAB = "sheetai qc"
 # Charts sit in a fixed column, two per step, so a re-run replaces them (same anchors).
 _CHART_COLUMN = "J"
 _CHART_ROWS = 16

@@ -14,14 +14,12 @@ from typing import Any
 from ..backends.base import ChartSpec, Grid
 from ..engine.columns import resolve_columns
 from ..engine.grid import row_get
-from ..engine.runlog import LOG_TAB
 from ..headers import header_index
 from ..steps import Step, Task
+from ..tabs import LOG_TAB, SUMMARY_TAB
 from ..text import cell_text, is_blank, norm_header
 
 __all__ = ["SUMMARY_TAB", "StepOverview", "overview", "summary_grid"]
-
-SUMMARY_TAB = "sheetai summary"
 
 
 @dataclass
