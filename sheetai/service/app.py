@@ -14,7 +14,6 @@ Errors are ``{"detail": "readable text"}``; a config error in an Excel sync is
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import starlette
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -214,9 +214,9 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
         )
         return response
 
-    # Starlette >= 0.48 answers Private Network Access preflights itself (and refuses them
-    # unless allowed); older versions need the header added.
-    native_pna = "allow_private_network" in inspect.signature(CORSMiddleware.__init__).parameters
+    # Starlette 0.51 added allow_private_network and answers Private Network Access preflights
+    # itself (refusing them unless allowed); older versions need the header added by us.
+    native_pna = _release(starlette.__version__) >= (0, 51)
     pna: dict[str, Any] = {"allow_private_network": True} if native_pna else {}
     app.add_middleware(
         CORSMiddleware,
@@ -229,6 +229,20 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
     if not native_pna:
         app.add_middleware(_PrivateNetworkAccess)
     return app
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading numbers of a version string.
+
+    >>> _release("0.51.0"), _release("1.10.0"), _release("0.49.0rc1")
+    ((0, 51, 0), (1, 10, 0), (0, 49))
+    """
+    numbers = []
+    for part in version.split("."):
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
 
 
 _MAX_BODY = 10 * 2**20
