@@ -131,3 +131,15 @@ def test_clear_errors_before_anything_runs(tmp_path, server, monkeypatch) -> Non
     keyless = runner.invoke(app, ["compare", str(path), "--model", "gpt-4o-mini"])
     assert keyless.exit_code == 2 and "OPENAI_API_KEY" in keyless.stderr
     assert server.requests_by_path.get("/v1/chat/completions") is None
+
+
+def test_a_new_prompt_on_the_same_model(tmp_path, server) -> None:
+    path = make_book(tmp_path, "gpt-4o-mini")
+    new = "Sarcasm is Negative."
+    result = runner.invoke(app, ["compare", str(path), "--instructions", new, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["alternative"]["model"] == out["current"]["model"] == "gpt-4o-mini"
+    assert out["alternative"]["instructions"] == new != out["current"]["instructions"]
+    assert out["alternative"]["accuracy"] == round(10 / 12, 4)
+    assert "the new prompt" in out["verdict"]
