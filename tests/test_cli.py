@@ -33,7 +33,8 @@ def sheetai(*args: str) -> subprocess.CompletedProcess[str]:
 def test_every_command_has_help_with_an_example_and_no_placeholder_on_flags() -> None:
     command = get_command(app)
     names = list(command.commands)  # type: ignore[attr-defined]
-    assert names == ["run", "init", "review", "qc", "summary", "serve"]  # --help lists them so
+    # --help lists them so.
+    assert names == ["run", "init", "review", "qc", "summary", "compare", "serve"]
     root = runner.invoke(app, ["--help"])
     assert root.exit_code == 0 and "<bool>" not in root.output
     for name in names:
