@@ -16,7 +16,6 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from devservers.openai import FakeOpenAI
 from sheetai.backends import open_backend
 from sheetai.backends.memory import MemoryBackend
 from sheetai.cli.app import app
@@ -32,6 +31,10 @@ from sheetai.tabs import LOG_TAB
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
 
 from .engine_fakes import FakeProvider, memory_book, providers
+from .test_openai_provider import server as fake_openai_server
+from .test_openai_provider import settings_for
+
+server = fake_openai_server  # the fake OpenAI-compatible server, as a fixture here too
 
 REVIEWS = ["great stuff", "bad service", "so so", "fine thing", "bad again"]
 
@@ -176,16 +179,6 @@ def test_a_model_that_does_not_learn_has_no_stale_answers() -> None:
 # -- LLM steps, through the real openai SDK
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAI() as srv:
-        yield srv
-
-
-def _settings(server: FakeOpenAI, **extra: Any) -> Settings:
-    return Settings(openai_base_url=server.base_url, openai_api_key="sk-test", **extra)
-
-
 def _add_review(path: Path, rows: list[tuple[int, str, str]]) -> None:
     wb = openpyxl.load_workbook(path)
     ws = wb.create_sheet(REVIEW_TAB)
@@ -202,7 +195,7 @@ def test_an_llm_step_is_offered_the_relearn_and_does_it_only_with_relearn(tmp_pa
     texts = ["I love it", "It broke on day one", "Arrived on Tuesday", "Meh, it works"]
     data = [["ID", "Review"], *[[i + 1, t] for i, t in enumerate(texts)]]
     path = make_workbook(tmp_path / "b.xlsx", data, [sentiment_step(Model="gpt-4o-mini")])
-    settings = _settings(server)
+    settings = settings_for(server)
     with open_backend(str(path), settings) as backend:
         sync(backend, settings)
     assert len(server.chat_bodies) == 4
@@ -223,7 +216,7 @@ def test_an_llm_step_is_offered_the_relearn_and_does_it_only_with_relearn(tmp_pa
 
     result = CliRunner().invoke(
         app, ["run", str(path), "--relearn", "--yes", "--json", "--max-cost", "1"],
-        env={"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test"},
+        env={"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-secret"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(server.chat_bodies) == 6  # the two stale rows, with the examples in the prompt
@@ -239,7 +232,7 @@ def test_an_llm_step_is_offered_the_relearn_and_does_it_only_with_relearn(tmp_pa
 def test_new_llm_rows_get_the_reviewed_rows_as_examples_within_the_caps(tmp_path, server):
     data = [["ID", "Review"], [1, "I love it"], [2, "It broke"], [3, "So so"]]
     path = make_workbook(tmp_path / "b.xlsx", data, [sentiment_step(Model="gpt-4o-mini")])
-    settings = _settings(server, fewshot_max_examples=1)
+    settings = settings_for(server, fewshot_max_examples=1)
     with open_backend(str(path), settings) as backend:
         sync(backend, settings)
     _add_review(path, [(3, "It broke", "Negative"), (4, "So so", "Neutral")])
