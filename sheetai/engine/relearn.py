@@ -55,8 +55,6 @@ __all__ = [
 ]
 
 REVIEWED = "Reviewed by a person: the label they gave."
-# How many learnt models' accuracies a step keeps in the state's extras.
-_KEPT_ACCURACIES = 4
 
 
 @dataclass
@@ -143,8 +141,10 @@ def decide(
             decision.before, decision.after = gain.before, gain.after
             decision.reanswer = gain.better
             accuracies[plan.taught] = gain.after
-            while len(accuracies) > _KEPT_ACCURACIES:
-                accuracies.pop(next(iter(accuracies)))
+            # Only models whose answers are on the sheet can be replaced: forget the others.
+            kept = {plan.taught} | {r.record.taught for r in stale if r.record is not None}
+            for digest in [d for d in accuracies if d not in kept]:
+                del accuracies[digest]
     elif provider.learns_in_prompt:
         decision.kind = "prompt"
         shown = provider_step(step, plan, provider)
