@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Sent to reasoning models (o-series, gpt-5): "minimal", "low", "medium", "high"; "" = none.
     openai_reasoning_effort: str = "low"
     batch_poll_seconds: float = 30.0
+    # Rows a person labelled (review tab, gold column, kept edits) go into an LLM step's prompt
+    # as at most this many few-shot examples, of at most this many tokens in all.
+    fewshot_max_examples: int = Field(default=12, ge=0)
+    fewshot_max_tokens: int = Field(default=1_500, ge=0)
     azure_openai_endpoint: str | None = Field(
         default=None, validation_alias="AZURE_OPENAI_ENDPOINT"
     )

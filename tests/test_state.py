@@ -33,3 +33,14 @@ def test_a_damaged_row_is_dropped_and_costs_only_its_own_rerun() -> None:
     assert set(store.for_step("sentiment")) == {"fp1"}
     # The tab keeps its size: the dropped rows are blanked, not left behind.
     assert len(store.to_grid()) == len(grid)
+
+
+def test_what_a_model_was_taught_by_is_kept_in_a_sixth_column_once_there_is_any() -> None:
+    store = StateStore.from_grid([list(r) for r in SAVED])
+    store.for_step("sentiment")["fp1"].taught = "0123456789abcdef"
+    grid = store.to_grid()
+    assert grid[1] == [*STATE_HEADERS, "taught"] and [len(r) for r in grid] == [6] * 4
+    again = StateStore.from_grid(grid)
+    assert again.for_step("sentiment")["fp1"].taught == "0123456789abcdef"
+    assert again.for_step("invoice")["fp2"].taught == ""  # taught by nothing
+    assert again.to_grid() == grid

@@ -48,6 +48,7 @@ _PLAN_HEADERS = [
     "Changed",
     "Unchanged",
     "Kept edits",
+    "Stale",
     "Est. cost",
 ]
 
@@ -76,7 +77,14 @@ def _summary_cells(summary: RunSummary) -> Cells:
 def _plan_cells(summary: RunSummary) -> Cells:
     rows = []
     for s in summary.steps:
-        counts = [s.planned, s.new, s.changed + s.retried, s.skipped_unchanged, s.kept_human_edits]
+        counts = [
+            s.planned,
+            s.new,
+            s.changed + s.retried,
+            s.skipped_unchanged,
+            s.kept_human_edits,
+            s.stale,
+        ]
         rows.append([s.step, s.model, *map(str, counts), f"${s.estimated_cost_usd:.4f}"])
     return f"Plan for {summary.workbook}", _PLAN_HEADERS, rows
 

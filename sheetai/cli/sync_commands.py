@@ -32,6 +32,7 @@ def _terminate_as_interrupt(signum: int, frame: Any) -> None:
         "sheetai run feedback.xlsx --dry-run",
         "sheetai run feedback.xlsx",
         "sheetai run feedback.xlsx --step sentiment --only-flagged",
+        "sheetai run feedback.xlsx --relearn --max-cost 1",
         "sheetai run https://docs.google.com/spreadsheets/d/<id>/edit --yes --max-cost 2",
     )
 )
@@ -89,6 +90,13 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(help="Requests in flight at once (default 64).", min=1)
     ] = None,
+    relearn: Annotated[
+        bool,
+        typer.Option(
+            "--relearn",
+            help="Re-answer stale rows of paid (LLM) steps with the reviewed rows as examples.",
+        ),
+    ] = False,
 ) -> None:
     """Sync a workbook: run every step on new or changed rows and write the results beside them."""
     settings = Settings()
@@ -107,7 +115,7 @@ def run(
             options = SyncOptions(
                 step=step, dry_run=dry_run, force=force, only_flagged=only_flagged, model=model,
                 max_cost_usd=max_cost, preview=preview, batch=batch, wait=wait, rpm=rpm,
-                tpm=tpm, concurrency=concurrency,
+                tpm=tpm, concurrency=concurrency, relearn=relearn,
                 confirm=None if yes or dry_run else _confirm(as_json),
             )  # fmt: skip
             summary = sync(backend, settings, options, listener)

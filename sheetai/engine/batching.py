@@ -20,6 +20,7 @@ from ..text import cell_text, norm_header
 from .columns import StepColumns
 from .outputs import utc_now
 from .plan import Category, RowPlan, row_input
+from .relearn import provider_step
 from .run import Run, StepWork
 from .summary import StepSummary
 from .workbook import run_step
@@ -69,7 +70,8 @@ class BatchRunner:
 
         unique = [row_input(rows[0]) for rows in work.by_key.values()]
         budget = self.run.budget
-        submission = provider.submit_batch(run_step(step), unique, budget=budget, on_batch=record)
+        shown = provider_step(step, work.plan, provider)
+        submission = provider.submit_batch(shown, unique, budget=budget, on_batch=record)
         for batch_id, keys in submission.batches.items():
             if batch_id not in recorded:
                 record(batch_id, keys)

@@ -28,6 +28,7 @@ class SyncOptions:
     rpm: int | None = None
     tpm: int | None = None
     concurrency: int | None = None
+    relearn: bool = False  # re-answer stale rows of paid models with what they learnt since
 
 
 class Listener:

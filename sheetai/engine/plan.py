@@ -21,6 +21,7 @@ from ..cell_values import CellError, Uncomputed, as_cell_error
 from ..display import display_text
 from ..providers.base import RowInput
 from ..state import StateRecord, signature
+from ..steps import Example
 from ..text import cell_text, is_blank
 from .columns import StepColumns
 from .grid import grid_get, row_get
@@ -56,13 +57,21 @@ class Category(str, Enum):
     INPUT_ERROR = "input_error"  # an input shows an error value (#N/A, #DIV/0!): flagged
     NOT_SELECTED = "not_selected"  # --only-flagged leaves rows without a flag alone
     PENDING = "batch_pending"  # sent in a Batch API job whose results are not collected yet
+    RELEARN = "relearn"  # a stale answer re-answered by the model that learnt since (relearn.py)
 
     @property
     def runs(self) -> bool:
         return self in _RUNS
 
 
-_RUNS = {Category.NEW, Category.CHANGED, Category.RETRY, Category.FORCED, Category.FLAGGED}
+_RUNS = {
+    Category.NEW,
+    Category.CHANGED,
+    Category.RETRY,
+    Category.FORCED,
+    Category.FLAGGED,
+    Category.RELEARN,
+}
 
 FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING")
 # Rows whose error flag stays: their answer overwrites it, or their input cannot be read yet.
@@ -81,6 +90,8 @@ class RowPlan:
     record: StateRecord | None = None
     #: Number-format codes of the input cells that have one, by input name.
     formats: dict[str, str] = field(default_factory=dict)
+    #: An unchanged answer given by a model that has learnt from new labelled rows since.
+    stale: bool = False
 
     @property
     def text(self) -> str:
@@ -91,6 +102,12 @@ class RowPlan:
 @dataclass
 class StepPlan:
     rows: list[RowPlan] = field(default_factory=list)
+    #: Rows a person labelled (gold column, review tab, kept edits): see ``learning.py``.
+    training: list[Example] = field(default_factory=list)
+    #: What the provider learns from this run (all of ``training``, chosen few-shot examples, or
+    #: nothing), and its digest, kept on every state record this run writes.
+    taught_by: list[Example] = field(default_factory=list)
+    taught: str = ""
 
     @property
     def counts(self) -> Counter[Category]:

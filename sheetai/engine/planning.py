@@ -12,10 +12,12 @@ import copy
 
 from ..errors import WorkbookError
 from ..steps import Step
+from ..text import norm_header
 from .batching import has_batch_api
 from .grid import grid_set
 from .plan import Category, StepPlan, row_input
 from .preflight import planned_cells, refuse_merged
+from .relearn import Relearning, decide, note_relearning, provider_step
 from .run import Run
 from .summary import RunSummary, from_plan
 from .workbook import run_step
@@ -38,13 +40,18 @@ def plan_run(run: Run) -> RunSummary:
         grid = grids[step.sheet] or [[]]
         cols = run.columns(step, grid)
         plan = run.plan(step, grid, cols)
+        provider = run.providers.for_step(step)
+        decision = _decide(run, step, plan)
+        if decision.reanswer:
+            plan = run.plan(step, grid, cols)
         summary = from_plan(step, plan)
+        relearn_message = note_relearning(summary, step, decision, options.dry_run)
         unique = plan.unique_to_run()
         if options.preview is not None:
             unique = unique[: options.preview]
             summary.planned = len(unique)
-        provider = run.providers.for_step(step)
-        estimate = provider.estimate(run_step(step), [row_input(r) for r in unique])
+        shown = provider_step(step, plan, provider)
+        estimate = provider.estimate(shown, [row_input(r) for r in unique])
         summary.tokens = estimate.tokens
         summary.estimated_cost_usd = estimate.cost_usd
         if options.batch and options.preview is None and has_batch_api(provider):
@@ -59,12 +66,33 @@ def plan_run(run: Run) -> RunSummary:
         for row_plan in plan.to_run():
             grid_set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
         planned.steps.append(summary)
+        if relearn_message:
+            planned.messages.append(relearn_message)
+            run.summary.messages.append(relearn_message)
         _warn_if_history_lost(run, step, plan, planned)
         _warn_of_input_errors(run, step, plan, planned)
     if writes:
         _preflight_writable(run, planned)
     run.listener.plan_ready(planned)
     return planned
+
+
+def _decide(run: Run, step: Step, plan: StepPlan) -> Relearning:
+    """What to do with the step's stale answers; kept on the run for every later plan."""
+    accuracies = run.state.extras.setdefault("taught", {}).setdefault(norm_header(step.name), {})
+    decision = decide(
+        step,
+        plan,
+        run.providers.for_step(step),
+        asked=run.options.relearn,
+        accuracies=accuracies,
+    )
+    if not accuracies:
+        del run.state.extras["taught"][norm_header(step.name)]
+    if not run.state.extras["taught"]:
+        del run.state.extras["taught"]
+    run.relearning[norm_header(step.name)] = decision
+    return decision
 
 
 def _preflight_writable(run: Run, planned: RunSummary) -> None:

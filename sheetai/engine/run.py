@@ -19,6 +19,7 @@ from ..text import norm_header
 from .columns import StepColumns, resolve_columns, used_width
 from .options import Listener, SyncOptions
 from .plan import RowPlan, StepPlan, plan_rows
+from .relearn import Relearning, teach
 from .summary import RunSummary, StepSummary
 from .workbook import Workbook
 
@@ -75,6 +76,8 @@ class Run:
         # The cap is enforced while running: no request starts once spent + in flight would
         # pass it; rows not started stay planned for the next run.
         self.budget = Budget(cap)
+        #: What each step does with its stale answers, by normalised step name (planning.py).
+        self.relearning: dict[str, Relearning] = {}
         self._formats: dict[str, dict[tuple[int, int], str]] = {}
         self._merged: dict[str, list[CellRange]] = {}
         self._writable_checked = False
@@ -93,16 +96,30 @@ class Run:
         return resolve_columns(step, grid[0], used_width(grid))
 
     def plan(self, step: Step, grid: Grid, cols: StepColumns) -> StepPlan:
-        """Which rows of ``grid`` the step runs, with this run's options and state."""
-        return plan_rows(
+        """Which rows of ``grid`` the step runs, with this run's options, state and what its
+        model learns from (stale rows are re-answered when the run decided so)."""
+        records = self.records(step)
+        plan = plan_rows(
             grid,
             step_fingerprint=step.fingerprint(),
             cols=cols,
-            records=self.records(step),
+            records=records,
             force=self.options.force,
             only_flagged=self.options.only_flagged,
             formats=self.formats(step.sheet),
         )
+        teach(
+            plan,
+            step,
+            grid,
+            cols,
+            self.book.grids,
+            history=bool(records),
+            provider=self.providers.for_step(step),
+            settings=self.settings,
+            decided=self.relearning.get(norm_header(step.name)),
+        )
+        return plan
 
     def formats(self, sheet: str) -> dict[tuple[int, int], str]:
         """Number-format codes of ``sheet`` by (row, col), read once per run."""

@@ -39,6 +39,7 @@ LOG_HEADERS = [
     "Response format",
     "Standing flags",
     "Model load (s)",
+    "Stale",
 ]
 
 
@@ -69,6 +70,7 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             s.response_format,
             s.flagged_total,
             round(s.load_seconds, 2),
+            s.stale,
         ]
         for s in summary.steps
     ]

@@ -7,14 +7,14 @@ on a later run. Rows are the sheet's 1-based numbers, as in every engine module.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Protocol
 
 from ..providers.base import RowResult, RunOptions
-from .learning import training_examples
 from .plan import RowPlan, StepPlan, row_input
+from .relearn import provider_step, reviewed_results
 from .run import Run, StepWork
-from .workbook import run_step
 
 __all__ = ["StepRunner", "LiveRunner", "rows_by_key"]
 
@@ -48,14 +48,7 @@ class LiveRunner:
         run, step = self.run, work.step
         if not work.by_key or run.budget.exhausted:
             return ()
-        training = training_examples(
-            step,
-            work.grid,
-            work.cols,
-            work.plan,
-            run.book.grids,
-            trust_edits=bool(run.records(step)),
-        )
+        reviewed, left = reviewed_results(work.plan, work.by_key)
         options = RunOptions(
             budget=run.budget,
             rpm=run.options.rpm,
@@ -63,5 +56,8 @@ class LiveRunner:
             concurrency=run.options.concurrency,
             status=lambda text: run.listener.status(step, text),
         )
-        unique = [row_input(rows[0]) for rows in work.by_key.values()]
-        return run.providers.for_step(step).run(run_step(step), unique, training, options)
+        unique = [row_input(work.by_key[key][0]) for key in left]
+        provider = run.providers.for_step(step)
+        shown = provider_step(step, work.plan, provider)
+        answered = provider.run(shown, unique, work.plan.training, options) if unique else ()
+        return itertools.chain(reviewed, answered)

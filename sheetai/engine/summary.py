@@ -83,6 +83,15 @@ class StepSummary:
     # letters: where a reader finds the answers.
     output_columns: list[str] = field(default_factory=list)
     output_letters: list[str] = field(default_factory=list)
+    # Answers given by a model that has since learnt from new labelled rows (engine/relearn.py),
+    # how many of them this run re-answers, what the model learnt from, and its estimated
+    # accuracy on the labelled rows before and after (held out); the cost of re-answering them.
+    stale: int = 0
+    reanswered: int = 0
+    taught_by_reviewed: int = 0
+    estimated_accuracy_before: float | None = None
+    estimated_accuracy_after: float | None = None
+    relearn_cost_usd: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -125,7 +134,15 @@ class RunSummary:
         for name in COUNT_FIELDS:
             data[name] = self.total(name)
         data["tokens"] = self.total("tokens")
-        for name in ("requests", "retries", "rate_limited", "batch_pending", "input_errors"):
+        for name in (
+            "requests",
+            "retries",
+            "rate_limited",
+            "batch_pending",
+            "input_errors",
+            "stale",
+            "reanswered",
+        ):
             data[name] = self.total(name)
         data["cost_usd"] = round(self.total("cost_usd"), 6)
         data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
@@ -158,6 +175,8 @@ def from_plan(step: Step, plan: StepPlan) -> StepSummary:
         blank_inputs=counts[Category.BLANK],
         unreadable_inputs=counts[Category.UNREADABLE],
         input_errors=counts[Category.INPUT_ERROR],
+        stale=sum(1 for r in plan.rows if r.stale),
+        reanswered=counts[Category.RELEARN],
     )
 
 

@@ -19,10 +19,12 @@ from ..providers.base import Provider
 from ..providers.registry import get_provider
 from ..settings import Settings
 from ..steps import Step
+from ..text import norm_header
 from .batching import BatchRunner
 from .options import Listener, SyncOptions
 from .outputs import compose_outputs
 from .planning import plan_run
+from .relearn import note_relearning
 from .run import Providers, Run, StepWork
 from .runlog import append_log
 from .runner import LiveRunner, StepRunner, rows_by_key
@@ -113,6 +115,7 @@ def _run_step(
     batches.collect(step, grid, cols, collected)
     plan = run.plan(step, grid, cols)
     summary = from_plan(step, plan)
+    note_relearning(summary, step, run.relearning.get(norm_header(step.name)), False)
     add_counts(summary, collected)
     run.summary.steps.append(summary)
     run.listener.step_started(step, summary.planned)

@@ -50,7 +50,12 @@ class WriteBack:
         # block, so what is saved on the way out always matches the summary and the state.
         with interrupts_held():
             self.run.records(step)[result.key] = StateRecord(
-                norm_header(step.name), result.key, result.status, outputs, utc_now()
+                norm_header(step.name),
+                result.key,
+                result.status,
+                outputs,
+                utc_now(),
+                work.plan.taught,
             )
             for row_plan in rows:
                 self.write_row(step.sheet, work.grid, work.cols, row_plan.row, outputs)

@@ -26,6 +26,7 @@ __all__ = [
     "OnBatch",
     "Budget",
     "RunOptions",
+    "Gain",
 ]
 
 #: Called with ``(batch id, row keys)`` as soon as a batch exists.
@@ -137,11 +138,35 @@ class RunOptions:
     status: Callable[[str], None] | None = None
 
 
+@dataclass(frozen=True)
+class Gain:
+    """What learning from labelled rows does, measured on those rows: the accuracy of the model
+    that gave the current answers (``before``) and of the one that learnt (``after``, held out
+    by cross-validation)."""
+
+    before: float
+    after: float
+    examples: int
+
+    @property
+    def better(self) -> bool:
+        return self.after > self.before
+
+
 class Provider(ABC):
-    """Answers rows for steps; one instance per model name."""
+    """Answers rows for steps; one instance per model name.
+
+    How a provider learns from rows a person labelled (the ``training`` of :meth:`run`) is
+    told by two class attributes: ``learns_free`` (it fits a model on them at no cost, so the
+    engine re-answers stale rows by itself when :meth:`relearn_gain` says it pays) and
+    ``learns_in_prompt`` (they go into every request as few-shot examples, which costs tokens:
+    the engine gives them as the step's ``examples`` and re-answers only when asked).
+    """
 
     #: The model as named in the config tab (``local``, ``gpt-4.1-mini`` ...).
     model: str = ""
+    learns_free: bool = False
+    learns_in_prompt: bool = False
 
     @abstractmethod
     def check(self, step: Step) -> None:
@@ -166,6 +191,17 @@ class Provider(ABC):
         failure is a ``RowResult`` with status ``failed``, not an exception; exceptions mean
         the whole step cannot go on.
         """
+
+    def relearn_gain(
+        self, step: Step, training: Sequence[Example], before: float | None
+    ) -> Gain | None:
+        """Accuracy on ``training`` of the model that gave the current answers and of one that
+        learnt from ``training``; None when this provider cannot tell (or does not learn).
+
+        ``before`` is the accuracy the engine recorded for the model that gave the current
+        answers when it learnt; None when they were given by a model taught by nothing.
+        """
+        return None
 
     def take_stats(self) -> dict[str, Any]:
         """Request counters since the last call (``requests``, ``retries``, ``rate_limited``),

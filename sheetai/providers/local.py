@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ProviderError
 from ..settings import Settings
 from ..steps import Example, Step, Task
-from .base import Estimate, Provider, RowInput, RowResult, RunOptions
+from .base import Estimate, Gain, Provider, RowInput, RowResult, RunOptions
 from .local_head import LabelledModel, fit_labelled, zero_shot_probs
 
 __all__ = ["LocalProvider", "Embedder", "predict_labels", "cross_validated_predictions"]
@@ -98,6 +98,7 @@ class LocalProvider(Provider):
     """The embedded model; classifies only."""
 
     model = "local"
+    learns_free = True  # the head is fitted on this machine: re-answering costs nothing
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.embedder = embedder or _EMBEDDER
@@ -146,6 +147,22 @@ class LocalProvider(Provider):
                     confidence=_confidence(p[best]),
                     tokens=self.embedder.count_tokens(row.text),
                 )
+
+    def relearn_gain(
+        self, step: Step, training: Sequence[Example], before: float | None
+    ) -> Gain | None:
+        """See :meth:`Provider.relearn_gain`: ``after`` is the out-of-fold accuracy on the
+        labelled rows (:func:`cross_validated_predictions`); ``before``, when not given, the
+        accuracy of the answers a model taught by nothing gives them (:func:`predict_labels`)."""
+        labelled = [e for e in training if e.text.strip()]
+        if len(labelled) < 2:
+            return None
+        truth = [e.label.casefold() for e in labelled]
+        if before is None:
+            zero_shot = predict_labels(step, [e.text for e in labelled], (), self.embedder)
+            before = _accuracy([a for a, _ in zero_shot], truth)
+        held_out = cross_validated_predictions(step, labelled, embedder=self.embedder)
+        return Gain(before, _accuracy([a for a, _ in held_out], truth), len(labelled))
 
     def take_stats(self) -> dict[str, Any]:
         """``load_seconds``: time spent loading the model since the last call."""
@@ -215,6 +232,11 @@ class _Classifier:
                 f"Learned from {len(self.examples)} labelled rows."
             )
         return " ".join(parts)
+
+
+def _accuracy(answers: Sequence[str], truth: Sequence[str]) -> float:
+    right = sum(a.casefold() == t for a, t in zip(answers, truth, strict=True))
+    return right / len(truth) if truth else 0.0
 
 
 def predict_labels(

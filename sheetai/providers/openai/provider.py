@@ -44,6 +44,9 @@ _EXPECTED_OUT = {Task.CLASSIFY: 60, Task.SCORE: 60, Task.EXTRACT: 40, Task.GENER
 class OpenAIProvider(BatchProvider):
     """One model on an OpenAI-compatible endpoint."""
 
+    # Rows a person labelled reach it as few-shot examples in the step (engine/fewshot.py).
+    learns_in_prompt = True
+
     def __init__(self, model: str, settings: Settings) -> None:
         self.model = model
         self.settings = settings
