@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from sheetai.backends import open_backend
 from sheetai.backends.memory import MemoryBackend
 from sheetai.cli import app
 from sheetai.engine.learning import REVIEW_TAB
@@ -85,8 +86,14 @@ def _expected_checks(step: dict[str, Any]) -> None:
     assert step["reviewed"] == 6
     assert step["accuracy"] == pytest.approx(0.875)
     assert step["sample_accuracy"] == pytest.approx(5 / 6, abs=1e-4)
-    low, high = wilson_interval(0.875, effective_size([2.5] * 4 + [5.0] * 2))
-    assert step["accuracy_ci"] == pytest.approx([low, high], abs=1e-4)
+    # The interval (issue 14): the 6 reviewed rows are known (5 right); the other 14 rows are
+    # estimated from them, each reviewed row standing for w - 1 of them (1.5 or 4): a Wilson
+    # interval on Kish's effective size of those weights, scaled to the 14/20 they are.
+    rest = [1.5] * 4 + [4.0] * 2
+    low, high = wilson_interval(12.5 / 14, effective_size(rest))
+    expected = [5 / 20 + 14 / 20 * low, 5 / 20 + 14 / 20 * high]
+    assert step["accuracy_ci"] == pytest.approx(expected, abs=1e-4)
+    assert step["weighting"] == "post-stratified"  # no Stratum rows column: rebuilt strata
     assert step["accuracy_ci"][0] < 0.875 < step["accuracy_ci"][1]
     assert step["kappa"] == pytest.approx(0.75)
     # precision Positive 7.5/10, recall 1; Negative precision 1, recall 10/12.5
@@ -141,11 +148,16 @@ def test_qc_tab_has_its_charts_in_the_saved_file_and_a_rerun_replaces_them(tmp_p
     for _ in range(2):
         result = runner.invoke(app, ["qc", str(path)])
         assert result.exit_code == 0, result.output
-        assert "Accuracy (whole sheet)" in result.stdout and "87.5%" in result.stdout
+        assert "Accuracy of the answers on the sheet now" in result.stdout
+        assert "87.5%" in result.stdout
+        assert "accuracy 0.88 [" in result.stdout and "of the 20 answers on 'Feedback' now" in (
+            result.stdout
+        )
     book = openpyxl.load_workbook(path)
     tab = book["sheetai qc"]
     assert tab["A1"].value == "Step" and tab["B1"].value == "sentiment"
-    assert tab["A3"].value == "Accuracy (whole sheet)" and tab["B3"].value == pytest.approx(0.875)
+    assert tab["A3"].value == "Accuracy of answers now" and tab["B3"].value == pytest.approx(0.875)
+    assert tab["F2"].value.startswith("accuracy 0.88 [")
     assert len(tab._charts) == 2
     with zipfile.ZipFile(path) as archive:
         charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
@@ -163,13 +175,19 @@ def test_review_writes_a_sample_with_dropdown_and_links_that_round_trips(tmp_pat
     book = openpyxl.load_workbook(path)
     tab = book[REVIEW_TAB]
     rows = [list(r) for r in tab.iter_rows(values_only=True)]
-    assert rows[0] == ["Step", "Row", "Input", "Answer", "Confidence", "Correct label", "Stratum"]
+    assert rows[0][:7] == ["Step", "Row", "Input", "Answer", "Confidence", "Correct label",
+                           "Stratum"]  # fmt: skip
+    assert rows[0][7:] == ["Stratum rows", "Step version"]  # added by issue 14
     assert len(rows) == 11  # 10 rows: at least --min-rows
     data = {r[0] + 1: r for r in _answered_rows()}
-    for step, row, text, answer, confidence, label, stratum in rows[1:]:
-        assert step == "sentiment" and label is None
+    sizes = {}
+    for step, row, text, answer, confidence, label, stratum, size, version in rows[1:]:
+        assert step == "sentiment" and label is None and version
         assert text == data[row][1] and answer == data[row][2] and confidence == data[row][4]
         assert stratum in ("lowest confidence", f"label {answer}")
+        sizes[stratum] = size
+    # 2 lowest-confidence rows drawn out of 2; the other 18 rows split by answer
+    assert sizes == {"lowest confidence": 2, "label Positive": 10, "label Negative": 8}
     assert tab["B2"].hyperlink.location == f"Feedback!A{rows[1][1]}"
     (validation,) = tab.data_validations.dataValidation
     assert str(validation.sqref) == "F2:F11"
@@ -245,3 +263,39 @@ def test_qc_on_an_unknown_step_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["qc", str(_book(tmp_path)), "--step", "sentimnt"])
     assert result.exit_code == 2
     assert "did you mean 'sentiment'?" in result.stderr
+
+
+def test_bad_review_rows_are_named_and_neither_measured_nor_learnt_from(tmp_path: Path) -> None:
+    bad = [
+        _review_row(2, "Positive"),
+        _review_row(4, "Positive"),
+        _review_row(4, "Positive"),  # the same row twice, same label: counted once
+        _review_row(7, "Negative"),
+        _review_row(7, "Positive"),  # the same row twice, different labels: neither used
+        _review_row(13, "Negatve"),  # not a label
+        _review_row(20, ""),  # no label yet
+        ["sentiment", 99, "a row that was deleted", "Positive", 0.9, "Positive", "label Positive"],
+        [*_review_row(21, "Negative"), None, "0123456789"],  # drawn for another version
+    ]
+    path = _book(tmp_path, bad)
+    book = openpyxl.load_workbook(path)
+    book[REVIEW_TAB]["H1"], book[REVIEW_TAB]["I1"] = "Stratum rows", "Step version"
+    book.save(path)
+    result = runner.invoke(app, ["qc", str(path), "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"][0]["reviewed"] == 2
+    err = " ".join(result.stderr.split())
+    assert "'sheetai review'!F4: row 4 of 'Feedback' is reviewed twice" in err
+    assert "'sheetai review'!F6: row 7 of 'Feedback' is reviewed twice with different" in err
+    assert "'sheetai review'!F7: 'Negatve' is not a label of step 'sentiment'" in err
+    assert "'sheetai review'!B9: row 99 of 'Feedback' no longer holds this input" in err
+    assert "'sheetai review'!I10: drawn for another version of step 'sentiment'" in err
+    assert "'sheetai review'!F8: 1 rows of step 'sentiment' have no correct label yet" in err
+    with open_backend(str(path), Settings()) as backend:
+        book = load_workbook(backend, Settings())
+        assert reviewed_labels(book.grids, book.steps[0]) == {
+            "review number 1": "Positive",
+            "review number 3": "Positive",
+        }
+    # nothing lost: the tab still holds every row as typed
+    assert len(list(openpyxl.load_workbook(path)[REVIEW_TAB].iter_rows())) == len(bad) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..backends import open_backend
+from ..backends.base import Grid
 from ..engine.learning import REVIEW_TAB
 from ..engine.workbook import load_workbook
 from ..errors import SheetAIError
@@ -19,8 +21,9 @@ from ..quality.data import classify_steps, step_data
 from ..quality.qc_tab import QC_TAB, write_qc, write_tab
 from ..quality.report import StepReport, build_report
 from ..quality.review_tab import review_location, write_review
-from ..quality.summary_tab import SUMMARY_TAB, overview, summary_grid
+from ..quality.summary_tab import SUMMARY_TAB, add_accuracy, overview, summary_grid
 from ..settings import Settings
+from ..steps import Step
 from .common import Workbook, app, example, fail
 from .output import err_console
 from .report import stdout_console
@@ -94,16 +97,23 @@ def _report_table(report: StepReport) -> Table:
     ci: list[float | None] = list(report.accuracy_ci) if report.accuracy_ci else [None, None]
     rows = [
         ("Reviewed / answered rows", f"{report.reviewed} / {report.answered}"),
-        ("Accuracy (whole sheet)", f"{_pct(report.accuracy)}  [{_pct(ci[0])}, {_pct(ci[1])}]"),
+        (
+            "Accuracy of the answers on the sheet now",
+            f"{_pct(report.accuracy)}  [{_pct(ci[0])}, {_pct(ci[1])}]",
+        ),
         ("Macro-F1", "-" if report.macro_f1 is None else f"{report.macro_f1:.3f}"),
         ("Cohen's kappa", "-" if report.kappa is None else f"{report.kappa:.3f}"),
         ("Calibration error (ECE)", "-" if report.ece is None else f"{report.ece:.3f}"),
     ]
-    if report.accuracy_before is not None:
+    if report.projected_accuracy is not None:
+        projected: list[float | None] = [None, None]
+        if report.projected_accuracy_ci:
+            projected = list(report.projected_accuracy_ci)
         rows.append(
-            ("Before / after learning from reviews", f"{_pct(report.accuracy_before)} → "
-             f"{_pct(report.accuracy_after)}")
+            (f"Projected, {report.projected_by}", f"{_pct(report.projected_accuracy)}  "
+             f"[{_pct(projected[0])}, {_pct(projected[1])}]")
         )  # fmt: skip
+        rows.append(("Model before learning from reviews", _pct(report.accuracy_before)))
     suggestion = report.suggested_min_confidence
     rows.append(
         (
@@ -115,8 +125,19 @@ def _report_table(report: StepReport) -> Table:
     )
     for name, value in rows:
         table.add_row(name, value)
-    table.caption = f"Measured on {report.method}."
+    table.caption = f"Measured on {report.method}. Interval: {report.interval_method}."
     return table
+
+
+def _reports(
+    grids: Mapping[str, Grid], steps: Sequence[Step], *, target: float = 0.9, folds: int = 5
+) -> list[StepReport]:
+    return [
+        build_report(
+            step_data(s, grids), target=target, held_out=held_out(s.model, folds=folds, seed=0)
+        )
+        for s in steps
+    ]
 
 
 @app.command(
@@ -140,14 +161,7 @@ def qc(
         with open_backend(workbook, settings) as backend:
             book = load_workbook(backend, settings)
             steps = classify_steps(book.steps, step)
-            reports = [
-                build_report(
-                    step_data(s, book.grids),
-                    target=target,
-                    held_out=held_out(s.model, folds=folds, seed=0),
-                )
-                for s in steps
-            ]
+            reports = _reports(book.grids, steps, target=target, folds=folds)
             charts = False
             if write and any(r.reviewed for r in reports):
                 backend.check_writable()
@@ -159,6 +173,7 @@ def qc(
     else:
         console = stdout_console()
         for report in reports:
+            console.print(f"{report.step}: {report.headline}", highlight=False)
             console.print(_report_table(report))
     for report in reports:
         for warning in report.warnings:
@@ -190,6 +205,11 @@ def summary(
         with open_backend(workbook, settings) as backend:
             book = load_workbook(backend, settings)
             overviews = [overview(s, book.grids) for s in book.steps]
+            measured = [
+                s for s in classify_steps(book.steps, None) if step_data(s, book.grids).reviewed
+            ]
+            for report in _reports(book.grids, measured):
+                add_accuracy(overviews, report)
             if write:
                 backend.check_writable()
                 grid, charts = summary_grid(overviews)
@@ -202,13 +222,15 @@ def summary(
         typer.echo(json.dumps({"steps": [o.to_json() for o in overviews]}))
         return
     table = Table(title=f"Summary of {workbook}", title_justify="left")
-    for name in ("Step", "Answered", "Per label", "Flags", "Last run", "Cost", "Cost/row"):
+    for name in ("Step", "Answered", "Accuracy now", "Per label", "Flags", "Last run", "Cost",
+                 "Cost/row"):  # fmt: skip
         table.add_column(name)
     for o in overviews:
         per_row = o.last_run_cost_per_row_usd
         table.add_row(
             o.step,
             f"{o.answered}/{o.rows}",
+            _pct(o.accuracy),
             ", ".join(f"{k} {v}" for k, v in o.label_counts.items()),
             ", ".join(f"{k} {v}" for k, v in o.flags.items()) or "-",
             o.last_run or "-",

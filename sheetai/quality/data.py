@@ -13,10 +13,11 @@ from ..a1 import cell_address, quote_sheet
 from ..backends.base import Grid
 from ..engine.columns import resolve_columns
 from ..engine.grid import grid_get
-from ..engine.learning import REVIEW_TAB, review_entries
-from ..engine.plan import row_text
+from ..engine.plan import Category, plan_rows, row_text
+from ..engine.reviews import read_reviews
 from ..engine.workbook import select_steps
 from ..errors import ConfigError
+from ..state import STATE_TAB, StateStore
 from ..steps import Step, Task
 from ..text import cell_text, did_you_mean, is_blank, norm_header
 from .sampling import LOW_STRATUM
@@ -36,6 +37,8 @@ class SheetRow:
     gold: str | None = None
     source: str = ""  # where the gold label came from: "review" or "gold column"
     stratum: str = ""  # the review tab's Stratum, when the row was drawn by `sheetai review`
+    stratum_rows: int | None = None  # answered rows in that stratum when it was drawn
+    edited: bool = False  # a person typed this answer over sheetai's (per the state tab)
 
 
 @dataclass
@@ -78,18 +81,28 @@ def _confidence(value: Any) -> float | None:
     return number / 100 if number > 1 else number
 
 
+def _edited_rows(step: Step, grid: Grid, grids: Mapping[str, Grid]) -> set[int]:
+    """Rows whose answer a person typed over sheetai's, as the next sync would keep them."""
+    records = StateStore.from_grid(grids.get(STATE_TAB)).for_step(norm_header(step.name))
+    if not records:
+        return set()
+    cols = resolve_columns(step, list(grid[0]))
+    plan = plan_rows(grid, step_fingerprint=step.fingerprint(), cols=cols, records=records)
+    return {r.row for r in plan.rows if r.category is Category.HUMAN_EDIT}
+
+
 def step_data(step: Step, grids: Mapping[str, Grid]) -> StepData:
     """The step's rows with answers and reviewed labels (review tab first, then gold column).
 
-    A review-tab row is matched to the sheet by its ``Row`` when that row still holds the same
-    input, else by the input text (rows may have been sorted since); a row it cannot find, or a
-    label that is not one of the step's, is skipped with a warning naming the cell.
+    Review-tab rows are read and checked by :func:`~sheetai.engine.reviews.read_reviews`, the
+    same reading the engine learns from; a row it cannot use is skipped with a warning naming
+    the cell.
     """
     grid = grids.get(step.sheet) or [[]]
     cols = resolve_columns(step, list(grid[0]))
     names = {norm_header(n): n for n in step.label_names}
     data = StepData(step, [])
-    by_text: dict[str, SheetRow] = {}
+    edited = _edited_rows(step, grid, grids)
     by_row: dict[int, SheetRow] = {}
     for row in range(2, len(grid) + 1):
         inputs = {name: grid_get(grid, row, col) for name, col in cols.inputs.items()}
@@ -103,6 +116,7 @@ def step_data(step: Step, grids: Mapping[str, Grid]) -> StepData:
             answer=names.get(norm_header(answer)) if not is_blank(answer) else None,
             confidence=_confidence(outputs.confidence),
             flag=cell_text(outputs.flag),
+            edited=row in edited,
         )
         gold = grid_get(grid, row, cols.gold)
         if not is_blank(gold):
@@ -117,16 +131,10 @@ def step_data(step: Step, grids: Mapping[str, Grid]) -> StepData:
                 sheet_row.gold, sheet_row.source = label, "gold column"
         data.rows.append(sheet_row)
         by_row[row] = sheet_row
-        by_text.setdefault(sheet_row.text, sheet_row)
-    for entry in review_entries(grids.get(REVIEW_TAB), step, data.warnings):
-        target = by_row.get(entry.row) if entry.row is not None else None
-        if target is None or target.text != entry.text:
-            target = by_text.get(entry.text)
-        if target is None:
-            data.warnings.append(
-                f"{entry.where}: row {entry.row} of '{step.sheet}' no longer holds this input; "
-                "review skipped."
-            )
+    for entry in read_reviews(grids, step, data.warnings):
+        target = by_row.get(entry.row)
+        if target is None:  # the row is on the sheet but its input is blank now
             continue
-        target.gold, target.source, target.stratum = entry.label, "review", entry.stratum
+        target.gold, target.source = entry.label, "review"
+        target.stratum, target.stratum_rows = entry.stratum, entry.stratum_rows
     return data

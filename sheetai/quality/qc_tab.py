@@ -25,9 +25,16 @@ def _block(report: StepReport, top: int) -> tuple[Grid, list[ChartSpec]]:
     """One step's rows, starting on sheet row ``top``, and the charts over them."""
     rows: Grid = [
         ["Step", report.step, "Model", report.model, "Measured", report.method],
-        ["Reviewed rows", report.reviewed, "Answered rows", report.answered],
         [
-            "Accuracy (whole sheet)",
+            "Reviewed rows",
+            report.reviewed,
+            "Answered rows",
+            report.answered,
+            "In one line",
+            report.headline,
+        ],
+        [
+            "Accuracy of answers now",
             report.accuracy,
             "95% CI low",
             _ci(report)[0],
@@ -36,13 +43,14 @@ def _block(report: StepReport, top: int) -> tuple[Grid, list[ChartSpec]]:
         ],
         ["Macro-F1", report.macro_f1, "Cohen's kappa", report.kappa, "ECE", report.ece],
         [
-            "Accuracy before reviews",
+            "Projected accuracy",
+            report.projected_accuracy,
+            "by",
+            report.projected_by,
+            "Model before reviews",
             report.accuracy_before,
-            "after (held-out)",
-            report.accuracy_after,
-            "Unweighted sample accuracy",
-            report.sample_accuracy,
         ],
+        ["Unweighted sample accuracy", report.sample_accuracy, "Interval", report.interval_method],
         [
             "Suggested Min confidence",
             report.suggested_min_confidence,

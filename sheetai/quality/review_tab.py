@@ -2,8 +2,10 @@
 
 Columns: ``Step``, ``Row`` (the data sheet's row number, header = 1; a link where the backend
 allows), ``Input``, ``Answer``, ``Confidence``, ``Correct label`` (empty, with a dropdown of the
-step's labels where the backend allows) and ``Stratum`` (why the row was drawn; ``sheetai qc``
-re-weights by it).
+step's labels where the backend allows), ``Stratum`` (why the row was drawn), ``Stratum rows``
+(how many answered rows that stratum held, so ``sheetai qc`` weights each reviewed row by the
+design) and ``Step version`` (the step's labels and instructions it was drawn for; see
+:mod:`sheetai.engine.reviews`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Any
 from ..a1 import quote_sheet
 from ..backends.base import Backend, CellBlock, Grid
 from ..engine.learning import REVIEW_HEADERS, REVIEW_TAB
+from ..engine.reviews import review_version
 from ..engine.workbook import Workbook
 from ..errors import SheetAIError
 from ..headers import header_index
 from ..steps import Step
 from ..text import is_blank, norm_header
 from .data import step_data
-from .sampling import Candidate, sample_size, stratified_sample
+from .sampling import Candidate, sample_size, stratified_sample, stratum_sizes
 
 __all__ = ["ReviewOutcome", "write_review"]
 
@@ -101,10 +104,15 @@ def write_review(
             candidates, sample_size(len(candidates), fraction, min_rows), seed + offset
         )
         rows_by_number = {r.row: r for r in answered}
+        sizes = stratum_sizes(candidates, drawn)
+        version = review_version(step)
         rows = []
         for d in drawn:
             row = rows_by_number[d.candidate.row]
-            rows.append([step.name, row.row, row.text, row.answer, row.confidence, None, d.stratum])
+            rows.append(
+                [step.name, row.row, row.text, row.answer, row.confidence, None, d.stratum,
+                 sizes[d.stratum], version]
+            )  # fmt: skip
         blocks.append((step, rows))
         outcomes.append(
             ReviewOutcome(

@@ -11,7 +11,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Candidate", "Drawn", "sample_size", "stratified_sample", "LOW_STRATUM"]
+__all__ = [
+    "Candidate",
+    "Drawn",
+    "sample_size",
+    "stratified_sample",
+    "stratum_sizes",
+    "LOW_STRATUM",
+]
 
 LOW_STRATUM = "lowest confidence"
 
@@ -103,3 +110,22 @@ def stratified_sample(
         members = sorted(groups[label], key=lambda c: c.row)
         drawn.extend(Drawn(c, f"label {label}") for c in rng.sample(members, quota[label]))
     return sorted(drawn, key=lambda d: d.candidate.row)
+
+
+def stratum_sizes(candidates: Sequence[Candidate], drawn: Sequence[Drawn]) -> dict[str, int]:
+    """How many answered rows each stratum of ``drawn`` held: every row of the lowest-confidence
+    stratum is drawn; a label's stratum holds the rows with that answer outside it.
+
+    >>> rows = [Candidate(i, "A" if i % 4 else "B", i / 100) for i in range(2, 42)]
+    >>> stratum_sizes(rows, stratified_sample(rows, 10, seed=1))
+    {'lowest confidence': 2, 'label B': 10, 'label A': 28}
+    """
+    low = {d.candidate.row for d in drawn if d.stratum == LOW_STRATUM}
+    sizes: dict[str, int] = {}
+    if low:
+        sizes[LOW_STRATUM] = len(low)
+    for candidate in candidates:
+        if candidate.row not in low:
+            key = f"label {candidate.label}"
+            sizes[key] = sizes.get(key, 0) + 1
+    return {k: v for k, v in sizes.items() if k in {d.stratum for d in drawn}}

@@ -1,7 +1,8 @@
 """The ``sheetai summary`` tab: the return-on-investment view of a workbook.
 
-Per step: answers per label (with a chart), flags, and the cost and time of the last run read
-from the ``sheetai log`` tab, with the cost per row.
+Per step: answers per label (with a chart), flags, the cost and time of the last run read
+from the ``sheetai log`` tab, with the cost per row, and (once rows are reviewed) the estimated
+accuracy of the answers on the sheet, as ``sheetai qc`` reports it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ..headers import header_index
 from ..steps import Step, Task
 from ..tabs import LOG_TAB, SUMMARY_TAB
 from ..text import cell_text, is_blank, norm_header
+from .report import StepReport
 
-__all__ = ["SUMMARY_TAB", "StepOverview", "overview", "summary_grid"]
+__all__ = ["SUMMARY_TAB", "StepOverview", "overview", "add_accuracy", "summary_grid"]
 
 
 @dataclass
@@ -38,6 +40,9 @@ class StepOverview:
     last_run_seconds: float = 0.0
     last_run_cost_per_row_usd: float | None = None
     total_cost_usd: float = 0.0
+    accuracy: float | None = None  # of the answers on the sheet now, from reviewed rows
+    accuracy_ci: list[float] | None = None
+    accuracy_headline: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +122,18 @@ def overview(step: Step, grids: Mapping[str, Grid]) -> StepOverview:
     return result
 
 
+def _interval(ci: list[float] | None) -> list[float | None]:
+    return list(ci) if ci else [None, None]
+
+
+def add_accuracy(overviews: Sequence[StepOverview], report: StepReport) -> None:
+    """Put ``sheetai qc``'s headline accuracy on the step's overview."""
+    for o in overviews:
+        if norm_header(o.step) == norm_header(report.step):
+            o.accuracy, o.accuracy_ci = report.accuracy, report.accuracy_ci
+            o.accuracy_headline = report.headline
+
+
 def summary_grid(overviews: Sequence[StepOverview]) -> tuple[Grid, list[ChartSpec]]:
     """The tab's rows: a block per step, with a chart of answers per label."""
     grid: Grid = []
@@ -129,6 +146,8 @@ def summary_grid(overviews: Sequence[StepOverview]) -> tuple[Grid, list[ChartSpe
             ["Last run (UTC)", o.last_run, "Rows written", o.last_run_rows],
             ["Cost of last run (USD)", o.last_run_cost_usd, "Seconds", o.last_run_seconds],
             ["Cost per row (USD)", o.last_run_cost_per_row_usd, "All runs (USD)", o.total_cost_usd],
+            ["Accuracy of answers now", o.accuracy, "95% CI", *_interval(o.accuracy_ci)],
+            ["Measured", o.accuracy_headline or "no reviewed rows: run `sheetai review`"],
             [],
             ["Label", "Rows"],
         ]
