@@ -15,6 +15,7 @@ from sheetai.backends import open_backend
 from sheetai.backends.memory import MemoryBackend
 from sheetai.cli import app
 from sheetai.engine.learning import REVIEW_TAB
+from sheetai.engine.relearn import REVIEWED
 from sheetai.engine.workbook import load_workbook
 from sheetai.quality import reviewed_examples, reviewed_labels
 from sheetai.quality.data import step_data
@@ -299,3 +300,21 @@ def test_bad_review_rows_are_named_and_neither_measured_nor_learnt_from(tmp_path
         }
     # nothing lost: the tab still holds every row as typed
     assert len(list(openpyxl.load_workbook(path)[REVIEW_TAB].iter_rows())) == len(bad) + 1
+
+
+def test_a_row_showing_the_reviewers_label_is_measured_by_what_the_model_answered() -> None:
+    # The next sync writes the reviewer's label onto a reviewed row; qc and compare must still
+    # judge the model by its own answer there (the review tab's Answer), or every reviewed row
+    # would look right and the unreviewed rows' accuracy would be overstated.
+    rows = _answered_rows()
+    rows[0][2:4] = ["Negative", REVIEWED]  # row 2: model said Positive, reviewer Negative
+    config = [CONFIG_HEADER, sentiment_step(Model="gpt-4.1-mini")]
+    review = [["Step", "Row", "Input", "Answer", "Confidence", "Correct label", "Stratum"],
+              _review_row(2, "Negative"), _review_row(3, "Positive")]  # fmt: skip
+    backend = MemoryBackend({"Feedback": [HEADER, *rows], "sheetai": config, REVIEW_TAB: review})
+    book = load_workbook(backend, Settings())
+    data = step_data(book.steps[0], book.grids)
+    assert [(r.row, r.answer, r.gold) for r in data.reviewed] == [
+        (2, "Positive", "Negative"),
+        (3, "Positive", "Positive"),
+    ]

@@ -56,6 +56,7 @@ class ReviewEntry(NamedTuple):
     stratum: str
     stratum_rows: int | None  # answered rows in the stratum when drawn; None if not recorded
     where: str  # the Correct label cell, for messages
+    answer: str  # the model's answer when the row was drawn (the Answer column), as written
 
 
 def review_version(step: Step) -> str:
@@ -184,6 +185,7 @@ def read_reviews(grids: Mapping[str, Grid], step: Step, warnings: list[str]) -> 
             cell_text(grid_get(grid, row, col["Stratum"])),
             _int(grid_get(grid, row, col["Stratum rows"])),
             where,
+            cell_text(grid_get(grid, row, col["Answer"])),
         )
         first = chosen.get(key)
         if first is None:

@@ -14,6 +14,7 @@ from ..backends.base import Grid
 from ..engine.columns import resolve_columns
 from ..engine.grid import grid_get
 from ..engine.plan import Category, plan_rows, row_text
+from ..engine.relearn import REVIEWED
 from ..engine.reviews import read_reviews
 from ..engine.workbook import select_steps
 from ..errors import ConfigError
@@ -39,6 +40,7 @@ class SheetRow:
     stratum: str = ""  # the review tab's Stratum, when the row was drawn by `sheetai review`
     stratum_rows: int | None = None  # answered rows in that stratum when it was drawn
     edited: bool = False  # a person typed this answer over sheetai's (per the state tab)
+    from_review: bool = False  # sheetai wrote the reviewer's label here (engine.relearn)
 
 
 @dataclass
@@ -117,6 +119,7 @@ def step_data(step: Step, grids: Mapping[str, Grid]) -> StepData:
             confidence=_confidence(outputs.confidence),
             flag=cell_text(outputs.flag),
             edited=row in edited,
+            from_review=cell_text(outputs.reasoning) == REVIEWED,
         )
         gold = grid_get(grid, row, cols.gold)
         if not is_blank(gold):
@@ -137,4 +140,8 @@ def step_data(step: Step, grids: Mapping[str, Grid]) -> StepData:
             continue
         target.gold, target.source = entry.label, "review"
         target.stratum, target.stratum_rows = entry.stratum, entry.stratum_rows
+        if target.from_review:
+            # The sheet now shows the reviewer's label; what the model answered is what the
+            # unreviewed rows' answers are measured by, so judge the row by that.
+            target.answer = names.get(norm_header(entry.answer))
     return data
