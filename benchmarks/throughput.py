@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devservers.openai import start_subprocess  # noqa: E402
 from sheetai.config import parse_labels  # noqa: E402
 from sheetai.providers.base import RowInput, RunOptions  # noqa: E402
+from sheetai.providers.llm.prompt import messages, system_prompt  # noqa: E402
+from sheetai.providers.llm.schema import answer_spec  # noqa: E402
 from sheetai.providers.openai import OpenAIProvider  # noqa: E402
 from sheetai.providers.openai.pricing import prompt_tokens  # noqa: E402
-from sheetai.providers.openai.prompt import messages, system_prompt  # noqa: E402
-from sheetai.providers.openai.schema import answer_spec  # noqa: E402
 from sheetai.settings import Settings  # noqa: E402
 from sheetai.steps import Step, Task  # noqa: E402
 

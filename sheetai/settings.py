@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_home"]
@@ -87,3 +87,31 @@ class Settings(BaseSettings):
     )
     azure_openai_deployment: str | None = None
     openai_api_version: str = Field(default="2024-10-21", validation_alias="OPENAI_API_VERSION")
+    # OpenAI Flex processing: "flex" asks for half-price, slower answers on the models that offer
+    # it (a 429 "resource unavailable" is retried later, never lost); None sends no tier.
+    openai_service_tier: Literal["auto", "default", "flex", "priority"] | None = None
+    # Prices (USD per million tokens) that add to or replace the built-in tables of every vendor:
+    # a JSON file, see README "Prices".
+    prices_file: Path | None = None
+    # Anthropic (Claude), through the official SDK, which reads the same two variables.
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    # Pacing by hand (None: the anthropic-ratelimit-* headers); output tokens are limited apart
+    # from input tokens, and a request's max_tokens counts against the output limit at once.
+    anthropic_rpm: int | None = Field(default=None, gt=0)
+    anthropic_input_tpm: int | None = Field(default=None, gt=0)
+    anthropic_output_tpm: int | None = Field(default=None, gt=0)
+    anthropic_concurrency: int = Field(default=32, gt=0)
+    anthropic_timeout_seconds: float = Field(default=60.0, gt=0)
+    anthropic_max_retries: int = Field(default=6, ge=0)
+    # Google Gemini, through the official google-genai SDK.
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    # Where the Gemini API is (tests and proxies point it elsewhere); None: Google's.
+    gemini_base_url: str | None = None
+    gemini_rpm: int | None = Field(default=None, gt=0)
+    gemini_tpm: int | None = Field(default=None, gt=0)
+    gemini_concurrency: int = Field(default=32, gt=0)
+    gemini_timeout_seconds: float = Field(default=60.0, gt=0)
+    gemini_max_retries: int = Field(default=6, ge=0)

@@ -12,9 +12,9 @@ import pytest
 from pydantic import BaseModel, Field, create_model
 
 from sheetai.config import parse_config
-from sheetai.providers.openai.prompt import prompt_fingerprint, system_prompt
-from sheetai.providers.openai.schema import answer_spec
-from sheetai.providers.openai.strict import strict_json_schema
+from sheetai.providers.llm.prompt import prompt_fingerprint, system_prompt
+from sheetai.providers.llm.schema import answer_spec
+from sheetai.providers.llm.strict import strict_json_schema
 from sheetai.steps import Step
 
 from .conftest import CONFIG_HEADER, sentiment_step

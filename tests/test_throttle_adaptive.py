@@ -19,8 +19,8 @@ import pytest
 from devservers.openai import FakeOpenAI, SlidingWindow, default_answer
 from sheetai.backends import open_backend
 from sheetai.engine.sync import SyncOptions, sync
-from sheetai.providers.openai import throttle as throttle_module
-from sheetai.providers.openai.throttle import BACKOFF, RECOVERY, Throttle
+from sheetai.providers.llm import throttle as throttle_module
+from sheetai.providers.llm.throttle import BACKOFF, RECOVERY, Throttle
 from sheetai.settings import Settings
 from tests.conftest import column, make_workbook, read_sheet, sentiment_step
 

@@ -87,6 +87,13 @@ def run(
     ] = False,
     rpm: Annotated[int | None, typer.Option(help="Requests per minute to pace at.", min=1)] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute to pace at.", min=1)] = None,
+    output_tpm: Annotated[
+        int | None,
+        typer.Option(
+            help="Output tokens per minute to pace at (Claude limits them apart from input).",
+            min=1,
+        ),
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option(help="Requests in flight at once (default 64).", min=1)
     ] = None,
@@ -115,7 +122,7 @@ def run(
             options = SyncOptions(
                 step=step, dry_run=dry_run, force=force, only_flagged=only_flagged, model=model,
                 max_cost_usd=max_cost, preview=preview, batch=batch, wait=wait, rpm=rpm,
-                tpm=tpm, concurrency=concurrency, relearn=relearn,
+                tpm=tpm, output_tpm=output_tpm, concurrency=concurrency, relearn=relearn,
                 confirm=None if yes or dry_run else _confirm(as_json),
             )  # fmt: skip
             summary = sync(backend, settings, options, listener)

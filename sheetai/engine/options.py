@@ -27,6 +27,7 @@ class SyncOptions:
     wait: bool = False  # with batch: poll until the batches end and write their results
     rpm: int | None = None
     tpm: int | None = None
+    output_tpm: int | None = None
     concurrency: int | None = None
     relearn: bool = False  # re-answer stale rows of paid models with what they learnt since
 

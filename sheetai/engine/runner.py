@@ -53,6 +53,7 @@ class LiveRunner:
             budget=run.budget,
             rpm=run.options.rpm,
             tpm=run.options.tpm,
+            output_tpm=run.options.output_tpm,
             concurrency=run.options.concurrency,
             status=lambda text: run.listener.status(step, text),
         )

@@ -126,7 +126,8 @@ class Budget:
 class RunOptions:
     """What a run hands every provider besides the rows; a provider uses what applies to it.
 
-    ``budget`` is the run's shared cost cap; ``rpm``, ``tpm`` and ``concurrency`` override the
+    ``budget`` is the run's shared cost cap; ``rpm``, ``tpm`` (input tokens where a vendor limits
+    input and output apart), ``output_tpm`` and ``concurrency`` override the
     settings' request pacing for this run (``None``: the settings'); ``status`` hears short
     notes on what a provider is doing while no row can finish ("loading the model…", then ``""``).
     """
@@ -134,6 +135,7 @@ class RunOptions:
     budget: Budget | None = None
     rpm: int | None = None
     tpm: int | None = None
+    output_tpm: int | None = None
     concurrency: int | None = None
     status: Callable[[str], None] | None = None
 

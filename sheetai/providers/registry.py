@@ -2,7 +2,7 @@
 
 Every caller that needs something model-specific asks here by the step's model name: the sync
 (:func:`get_provider`) and quality control (:func:`held_out`), so a new provider is registered
-in one place.
+in one place. Which vendor a name means is :func:`sheetai.providers.routing.route`'s call.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..errors import ProviderError
 from ..settings import Settings
 from ..steps import Example, Step
 from .base import Provider
+from .routing import route
 
 __all__ = ["HeldOut", "get_provider", "held_out", "is_local"]
 
@@ -43,9 +44,20 @@ def get_provider(model: str, settings: Settings) -> Provider:
         return LocalProvider(settings)
     if not model.strip():
         raise ProviderError("a step names no model. Write a model name or 'local'.")
+    where = route(model)
+    if where.vendor == "anthropic":
+        from .anthropic import AnthropicProvider
+
+        return AnthropicProvider(model, settings)
+    if where.vendor == "gemini":
+        from .gemini import GeminiProvider
+
+        return GeminiProvider(model, settings)
     from .openai import OpenAIProvider
 
-    return OpenAIProvider(model, settings)
+    # "openai/NAME" is the OpenAI provider's own "openai:NAME" (OpenAI, or OPENAI_BASE_URL).
+    forced = model.strip().casefold().startswith("openai/")
+    return OpenAIProvider(f"openai:{where.model}" if forced else model, settings)
 
 
 def held_out(model: str, *, folds: int, seed: int) -> HeldOut | None:

@@ -1,12 +1,11 @@
 """OpenAI, Azure OpenAI and OpenAI-compatible servers (vLLM, Ollama, llama.cpp server).
 
 Modules, one job each: ``client`` (endpoints, keys, SDK clients), ``connection`` (URL, timeouts,
-concurrency and response mode of one endpoint), ``schema`` (the answer model built from the
-parsed step), ``strict`` (its JSON schema for strict mode), ``prompt`` (messages), ``throttle``
-(RPM/TPM pacing), ``runner`` (the async request loop and its workers), ``bridge`` (that loop's
-thread), ``request`` (one request, retried), ``replies`` (reading failed replies), ``answers``
+concurrency and response mode of one endpoint), ``runner`` (the async request loop and its
+workers), ``request`` (one request, retried), ``replies`` (reading failed replies), ``answers``
 (completion -> row result), ``pricing``, ``batch`` (Batch API), ``provider`` (the
-:class:`~sheetai.providers.base.Provider`).
+:class:`~sheetai.providers.base.Provider`). The schema, prompt, pacing and loop thread are shared
+by every vendor: :mod:`sheetai.providers.llm`.
 """
 
 from .provider import BatchSubmission, OpenAIProvider

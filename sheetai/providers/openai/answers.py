@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...steps import Task
-from .schema import AnswerSpec, error_text
+from ..llm.schema import AnswerSpec, error_text
 
 __all__ = ["Parsed", "parse_completion", "label_probability"]
 

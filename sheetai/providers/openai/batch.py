@@ -18,9 +18,9 @@ from typing import Any
 
 from ...interrupts import interrupts_held
 from ..base import BatchOutcome, OnBatch, RowResult
+from ..llm.schema import AnswerSpec
 from .answers import parse_completion
 from .pricing import cost_usd
-from .schema import AnswerSpec
 
 __all__ = [
     "MAX_LINES",

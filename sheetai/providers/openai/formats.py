@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...sqlite import open_store
-from .schema import AnswerSpec
+from ..llm.schema import AnswerSpec
 
 __all__ = [
     "MODES",

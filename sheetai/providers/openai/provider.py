@@ -27,13 +27,13 @@ from ..base import (
     RowResult,
     RunOptions,
 )
+from ..llm.prompt import messages, prompt_fingerprint, system_prompt
+from ..llm.schema import AnswerSpec, answer_spec
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
 from .connection import Connection
 from .pricing import cost_usd, estimate_tokens, price_for
-from .prompt import messages, prompt_fingerprint, system_prompt
 from .runner import Job, Runner, RunStats
-from .schema import AnswerSpec, answer_spec
 
 __all__ = ["OpenAIProvider", "BatchSubmission"]
 

@@ -25,6 +25,8 @@ from typing import Any
 import openai
 
 from ...backoff import Backoff, retry_after
+from ..llm.schema import AnswerSpec
+from ..llm.throttle import Throttle
 from . import formats
 from .client import http_module, scrub
 from .pricing import prompt_tokens
@@ -36,8 +38,6 @@ from .replies import (
     json_object,
     server_message,
 )
-from .schema import AnswerSpec
-from .throttle import Throttle
 
 __all__ = ["Drained", "Fatal", "RunStats", "Sender"]
 

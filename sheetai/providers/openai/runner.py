@@ -26,15 +26,15 @@ from typing import Any
 from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
+from ..llm.bridge import stream
+from ..llm.prompt import reask_message
+from ..llm.schema import AnswerSpec
+from ..llm.throttle import Throttle
 from .answers import parse_completion
-from .bridge import stream
 from .client import scrub
 from .pricing import cost_usd, prompt_tokens
-from .prompt import reask_message
 from .replies import BACKOFF
 from .request import Drained, Fatal, RunStats, Sender
-from .schema import AnswerSpec
-from .throttle import Throttle
 
 __all__ = ["Job", "RunStats", "Runner"]
 

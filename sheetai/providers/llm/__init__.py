@@ -1,0 +1,8 @@
+"""What every LLM vendor's provider shares, whatever its protocol.
+
+``schema`` (the answer model built from the parsed step), ``strict`` (its closed JSON schema),
+``prompt`` (instructions, labels and examples; the row fenced off as data), ``bridge`` (an
+asyncio loop in a worker thread feeding the engine's thread), ``throttle`` (requests- and
+tokens-per-minute pacing). Nothing here imports a vendor's SDK, so a provider for one vendor
+never loads another's.
+"""
