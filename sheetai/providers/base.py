@@ -169,6 +169,9 @@ class Provider(ABC):
     model: str = ""
     learns_free: bool = False
     learns_in_prompt: bool = False
+    #: False when nobody has given this model a price: its cost is unknown (rows record 0.0,
+    #: summaries say unknown) and ``--max-cost`` refuses to run it.
+    price_known: bool = True
 
     @abstractmethod
     def check(self, step: Step) -> None:
