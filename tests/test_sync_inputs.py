@@ -238,3 +238,29 @@ def test_inputs_are_shown_to_the_model_as_the_sheet_shows_them(tmp_path: Path) -
     summary = run(path, again)
     assert again.texts == []
     assert summary.steps[0].skipped_unchanged == 2
+
+
+def test_edit_marks_clear_on_rows_that_do_not_run_and_give_way_to_answers(tmp_path: Path) -> None:
+    """The Sheets add-on marks edited rows PENDING; a row retyped unchanged does not run, so the
+    sync gives it its own flag back, and an edited row's answer replaces the mark."""
+    data = [["ID", "Review"], [1, "Love it"], [2, "Broken on arrival"], [3, "Fine"]]
+    path = make_workbook(
+        tmp_path / "marks.xlsx", data, [sentiment_step(**{"Min confidence": 0.95})]
+    )
+    run(path, Recorder())
+    assert column(read_sheet(path), "Sentiment flag") == ["LOW_CONFIDENCE"] * 3
+    book = openpyxl.load_workbook(path)
+    sheet = book["Feedback"]
+    headers = [c.value for c in sheet[1]]
+    flag = headers.index("Sentiment flag") + 1
+    sheet.cell(2, 2).value = "Love it"  # retyped as it was
+    sheet.cell(3, 2).value = "Broken on arrival, and late"  # really edited
+    sheet.cell(2, flag).value = "PENDING"
+    sheet.cell(3, flag).value = "PENDING"
+    sheet.cell(4, flag).value = "ERROR: sync not requested: the service answered 401"
+    book.save(path)
+
+    recorder = Recorder()
+    run(path, recorder)
+    assert recorder.texts == ["Broken on arrival, and late"]
+    assert column(read_sheet(path), "Sentiment flag") == ["LOW_CONFIDENCE"] * 3

@@ -73,7 +73,11 @@ _RUNS = {
     Category.RELEARN,
 }
 
-FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING")
+FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING", "PENDING")
+#: What an edit trigger (the Sheets add-on's "Sync automatically") writes in a flag cell while an
+#: answer is on its way, or when it could not ask for one; a row that then does not run gets its
+#: own flag back, so no mark outlives the sync it announced.
+_EDIT_MARK = re.compile(r"^(PENDING|ERROR: sync not requested\b.*)$", re.DOTALL)
 # Rows whose error flag stays: their answer overwrites it, or their input cannot be read yet.
 _FLAG_KEPT = {Category.FILL, Category.PENDING, Category.UNREADABLE}
 _INPUT_ERROR_FLAG = re.compile(r"^ERROR: input .+ is #[A-Z0-9/!?_]+")
@@ -182,6 +186,15 @@ def is_input_error_flag(value: Any) -> bool:
     return isinstance(value, str) and bool(_INPUT_ERROR_FLAG.match(value))
 
 
+def is_edit_mark(value: Any) -> bool:
+    """Whether a flag cell holds an edit trigger's mark.
+
+    >>> is_edit_mark("PENDING"), is_edit_mark("ERROR: sync not requested: 401"), is_edit_mark("ok")
+    (True, True, False)
+    """
+    return isinstance(value, str) and bool(_EDIT_MARK.match(value.strip()))
+
+
 def _sheetai_flag(value: Any) -> bool:
     text = cell_text(value)
     return text in FLAGS or text.startswith("ERROR: ")
@@ -264,11 +277,13 @@ def plan_rows(
 def flag_updates(
     plan: StepPlan, grid: Sequence[Sequence[Any]], flag_col: int
 ) -> list[tuple[int, Any]]:
-    """``(row, flag)`` for the flag cells the plan changes without a model: input errors.
+    """``(row, flag)`` for the flag cells the plan changes without a model: input errors and
+    edit marks.
 
-    A row whose input shows an error gets :func:`input_error_flag`; a row whose error is gone
-    but which does not run (blank now, or kept) loses that flag again. A person's own note in
-    the flag column is left alone.
+    A row whose input shows an error gets :func:`input_error_flag`; a row whose error is gone,
+    or that an edit trigger marked (:func:`is_edit_mark`), but which does not run (blank now,
+    retyped unchanged, or kept) gets its own flag back. A person's own note in the flag column
+    is left alone.
     """
     updates: list[tuple[int, Any]] = []
     for row_plan in plan.rows:
@@ -277,7 +292,7 @@ def flag_updates(
             flag = input_error_flag(row_plan.inputs)
             if cell_text(current) != flag and (is_blank(current) or _sheetai_flag(current)):
                 updates.append((row_plan.row, flag))
-        elif is_input_error_flag(current) and not (
+        elif (is_input_error_flag(current) or is_edit_mark(current)) and not (
             row_plan.category.runs or row_plan.category in _FLAG_KEPT
         ):
             kept = row_plan.record.outputs.flag if row_plan.record is not None else None
