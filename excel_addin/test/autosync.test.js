@@ -11,6 +11,32 @@ const { startService } = require("./helpers/service.js");
 const QUIET = auto.DEFAULTS.quietMs;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Lets `ms` of fake time pass, then the promises it released. */
+async function wait(ms) {
+  mock.timers.tick(ms);
+  await settle();
+}
+
+/** A runSync that stays running until finish(); `calls` counts the syncs started. */
+function heldSync() {
+  const held = { calls: [], finish: null };
+  held.runSync = () => {
+    held.calls.push("sync");
+    return new Promise((resolve) => (held.finish = resolve));
+  };
+  return held;
+}
+
+/** A watcher whose first sync, started by an input edit, is still running. */
+async function duringSync() {
+  const held = heldSync();
+  const { wb } = await listening(workbook(), held.runSync);
+  await wb.fireChanged("Feedback", { address: "B2" });
+  await wait(QUIET);
+  assert.equal(held.calls.length, 1);
+  return { wb, held };
+}
+
 function workbook() {
   return new FakeWorkbook({
     sheetai: {
@@ -147,53 +173,32 @@ test("changes outside input columns, remote changes and the add-in's own writes 
 });
 
 test("edits during a sync make exactly one more sync after it; its own writes make none", async () => {
-  let finish;
-  const calls = [];
-  const { wb } = await listening(workbook(), () => {
-    calls.push("sync");
-    return new Promise((resolve) => (finish = resolve));
-  });
-  await wb.fireChanged("Feedback", { address: "B2" });
-  mock.timers.tick(QUIET);
-  await settle();
-  assert.equal(calls.length, 1);
-
+  const { wb, held } = await duringSync();
+  const { calls } = held;
   await wb.fireChanged("Feedback", { address: "D2", triggerSource: "ThisLocalAddin" });
   await wb.fireChanged("Feedback", { address: "B3" });
   await wb.fireChanged("Feedback", { address: "B4" });
   await wb.fireChanged("Feedback", { address: "B5" });
-  mock.timers.tick(QUIET * 2);
-  await settle();
+  await wait(QUIET * 2);
   assert.equal(calls.length, 1, "never two syncs at once");
 
-  finish();
+  held.finish();
   await settle();
-  mock.timers.tick(QUIET);
-  await settle();
+  await wait(QUIET);
   assert.equal(calls.length, 2, "one follow-up for the three edits");
-  finish();
+  held.finish();
   await settle();
-  mock.timers.tick(QUIET * 5);
-  await settle();
+  await wait(QUIET * 5);
   assert.equal(calls.length, 2);
 });
 
 test("on Excel without triggerSource, changes while our sync writes are taken as ours", async () => {
-  let finish;
-  const calls = [];
-  const { wb } = await listening(workbook(), () => {
-    calls.push("sync");
-    return new Promise((resolve) => (finish = resolve));
-  });
-  await wb.fireChanged("Feedback", { address: "B2" });
-  mock.timers.tick(QUIET);
-  await settle();
+  const { wb, held } = await duringSync();
   await wb.fireChanged("Feedback", { address: "B2:D9", triggerSource: undefined });
-  finish();
+  held.finish();
   await settle();
-  mock.timers.tick(QUIET * 3);
-  await settle();
-  assert.equal(calls.length, 1);
+  await wait(QUIET * 3);
+  assert.equal(held.calls.length, 1);
 });
 
 test("a change to the config tab re-reads which columns to watch", async () => {
