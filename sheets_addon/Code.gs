@@ -1,6 +1,7 @@
 /**
- * sheetai for Google Sheets: a `sheetai` menu (Sync now, Sync step…, Show last run, Settings…)
- * and the =AICLASSIFY custom function, both answered by a `sheetai serve` service.
+ * sheetai for Google Sheets: a `sheetai` menu (Sync now, Sync step…, Show last run, Settings…,
+ * Sync automatically: turn on / off) and the =AICLASSIFY custom function, all answered by a
+ * `sheetai serve` service. The edit triggers live in AutoSync.gs (same global scope).
  *
  * Every request is signed: headers X-Sheetai-Sheet (spreadsheet id), X-Sheetai-Timestamp (unix
  * seconds) and X-Sheetai-Signature = lowercase hex HMAC-SHA256(secret, "<timestamp>.<raw body>");
@@ -40,6 +41,9 @@ function onOpen() {
     .addSeparator()
     .addItem('Show last run', 'sheetaiShowLastRun')
     .addItem('Settings\u2026', 'sheetaiSettings')
+    .addSeparator()
+    .addItem('Sync automatically: turn on', 'sheetaiAutoSyncOn')
+    .addItem('Sync automatically: turn off', 'sheetaiAutoSyncOff')
     .addToUi();
 }
 

@@ -249,20 +249,23 @@
 
   /**
    * Reads the workbook, asks the service what to write, writes it.
-   * Resolves with {summary, createdSheets, writes}; rejects with a ServiceError
-   * (service side, `cell` set for a bad config) or a SyncError.
+   * `trigger` ("edit" from Sync automatically) goes in the body when given; the service takes
+   * an absent one as "button". Resolves with {summary, createdSheets, writes}; rejects with a
+   * ServiceError (service side, `cell` set for a bad config) or a SyncError.
    */
-  async function syncWorkbook({ excel, storage, fetchImpl, step = null, force = false, timeoutMs, signal, onProgress } = {}) {
+  async function syncWorkbook({ excel, storage, fetchImpl, step = null, force = false, trigger = null, timeoutMs, signal, onProgress } = {}) {
     const progress = onProgress || (() => {});
     const connection = await client.loadConnection(storage);
     progress({ phase: "reading" });
     const sheets = await readWorkbook(excel);
     progress({ phase: "waiting", sheets: Object.keys(sheets).length, serviceUrl: connection.serviceUrl });
+    const body = { sheets, step: step ? String(step) : null, force: Boolean(force) };
+    if (trigger) body.trigger = String(trigger);
     const response = await client.postJson({
       serviceUrl: connection.serviceUrl,
       token: connection.token,
       path: "/v1/excel/sync",
-      body: { sheets, step: step ? String(step) : null, force: Boolean(force) },
+      body,
       timeoutMs: timeoutMs || DEFAULTS.timeoutMs,
       signal,
       fetchImpl,

@@ -1,13 +1,15 @@
 /*
- * Task pane UI: connection settings and the "Sync workbook" button.
- * The logic lives in client.js and sync.js; this file only wires the DOM.
+ * Task pane UI: connection settings, the "Sync workbook" button and the "Sync automatically"
+ * toggle. The logic lives in client.js, sync.js and autosync.js; this file only wires the DOM.
  */
-/* global document, Office, OfficeRuntime, Excel, SheetAIClient, SheetAISync */
+/* global document, Office, OfficeRuntime, Excel, SheetAIClient, SheetAISync, SheetAIAutoSync */
 
 (function () {
   "use strict";
 
   let cancelController = null;
+  let running = null; // the sync under way (button or edit), so the two never overlap
+  let autoSync = null;
 
   function $(id) {
     return document.getElementById(id);
@@ -65,19 +67,31 @@
     $("saved").textContent = "Saved.";
   }
 
-  async function runSync() {
+  /** The button's sync, or with trigger "edit" the one Sync automatically starts (all steps). */
+  async function runSync(trigger) {
+    while (running) await running.catch(() => {});
+    running = syncOnce(trigger === "edit" ? "edit" : null);
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
+  }
+
+  async function syncOnce(trigger) {
     $("sync").disabled = true;
     $("cancel").disabled = false;
     $("progress").hidden = false;
     $("summary").hidden = true;
     cancelController = new AbortController();
     try {
-      await saveSettings();
+      if (!trigger) await saveSettings();
       const result = await SheetAISync.syncWorkbook({
         excel: Excel,
         storage: OfficeRuntime.storage,
-        step: $("step").value.trim() || null,
-        force: $("force").checked,
+        step: trigger ? null : $("step").value.trim() || null,
+        force: trigger ? false : $("force").checked,
+        trigger,
         signal: cancelController.signal,
         onProgress,
       });
@@ -98,9 +112,39 @@
     }
   }
 
+  async function setAutoSync(on) {
+    const settings = SheetAIAutoSync.documentSettings(Office.context.document.settings);
+    await SheetAIAutoSync.saveToggle(settings, on);
+    if (!autoSync) {
+      autoSync = new SheetAIAutoSync.AutoSync({
+        excel: Excel,
+        runSync: () => runSync("edit"),
+        onError: (err) => setStatus(`Sync automatically: ${err && err.message ? err.message : err}`, true),
+      });
+    }
+    if (on) {
+      const watched = await autoSync.enable();
+      setStatus(watched.length ? `Syncing automatically on edits in: ${watched.join(", ")}.`
+        : "Sync automatically is on, but no step's input columns were found.");
+    } else {
+      await autoSync.disable();
+      setStatus("Sync automatically is off.");
+    }
+  }
+
+  async function restoreAutoSync() {
+    const settings = SheetAIAutoSync.documentSettings(Office.context.document.settings);
+    const on = await SheetAIAutoSync.loadToggle(settings);
+    $("autoSync").checked = on;
+    if (on) await setAutoSync(true);
+  }
+
   Office.onReady(() => {
     $("save").addEventListener("click", () => saveSettings().catch((err) => setStatus(err.message, true)));
-    $("sync").addEventListener("click", runSync);
+    $("sync").addEventListener("click", () => runSync(null));
+    $("autoSync").addEventListener("change", () =>
+      setAutoSync($("autoSync").checked).catch((err) => setStatus(`Sync automatically: ${err.message}`, true)));
+    restoreAutoSync().catch((err) => setStatus(`Sync automatically: ${err.message}`, true));
     $("cancel").addEventListener("click", () => cancelController && cancelController.abort());
     loadSettings().catch((err) => setStatus(`Cannot read settings: ${err.message}`, true));
   });

@@ -39,6 +39,7 @@ test("custom functions and task pane share one long-lived runtime", () => {
     "client.js",
     "functions.js",
     "sync.js",
+    "autosync.js",
     "taskpane.js",
   ]);
 });
@@ -83,11 +84,12 @@ test("the page's scripts load together as classic scripts, as in the shared runt
     console,
   });
   vm.runInContext("globalThis.self = globalThis;", context);
-  for (const file of ["client.js", "functions.js", "sync.js", "taskpane.js"]) {
+  for (const file of ["client.js", "functions.js", "sync.js", "autosync.js", "taskpane.js"]) {
     vm.runInContext(fs.readFileSync(path.join(ROOT, "src", file), "utf8"), context, { filename: file });
   }
   assert.deepEqual([...CustomFunctions.associated.keys()].sort(), ["AICLASSIFY", "AICLASSIFY.DETAIL"]);
   assert.equal(vm.runInContext("typeof SheetAIClient.postJson", context), "function");
   assert.equal(vm.runInContext("typeof SheetAISync.syncWorkbook", context), "function");
+  assert.equal(vm.runInContext("typeof SheetAIAutoSync.AutoSync", context), "function");
   assert.equal(typeof onReady, "function", "taskpane.js waits for Office.onReady");
 });

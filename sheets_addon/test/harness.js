@@ -1,6 +1,7 @@
 'use strict';
 /**
- * Loads Code.gs into a node:vm context with stubs of the Apps Script services it uses.
+ * Loads the project's .gs files (Code.gs, AutoSync.gs) into one node:vm context with stubs of
+ * the Apps Script services they use.
  *
  * UrlFetchApp is a recorded-responses stub, not a real server: every request is recorded
  * (url, method, headers, payload, ...) and answered by the test's `service(request)` handler,
@@ -21,7 +22,10 @@ const path = require('node:path');
 const vm = require('node:vm');
 const crypto = require('node:crypto');
 
-const CODE_PATH = path.join(__dirname, '..', 'Code.gs');
+const ADDON_DIR = path.join(__dirname, '..');
+// Apps Script puts every .gs file of the project in one global scope; Code.gs first, as listed.
+const SCRIPT_FILES = ['Code.gs'].concat(
+  fs.readdirSync(ADDON_DIR).filter((f) => f.endsWith('.gs') && f !== 'Code.gs').sort());
 const START_MS = Date.UTC(2024, 0, 2, 3, 4, 5);
 
 const toSigned = (buf) => Array.from(buf, (b) => (b > 127 ? b - 256 : b));
@@ -95,21 +99,51 @@ function makeUrlFetchApp(state) {
   };
 }
 
-function makeSheet(values) {
-  const width = values.reduce((w, row) => Math.max(w, row.length), 0);
-  return {
+/**
+ * One tab: its 2-D values (row 1 first) shared with the test, so writes show in `state.tabs`.
+ * Writes are recorded in `state.writes` as {tab, row, column, values}.
+ */
+function makeSheet(state, name) {
+  const values = state.tabs[name];
+  const width = () => values.reduce((w, row) => Math.max(w, row.length), 0);
+  const sheet = {
+    getName: () => name,
     getLastRow: () => values.length,
-    getLastColumn: () => width,
+    getLastColumn: width,
     getRange(row, column, numRows, numColumns) {
+      const rows = numRows || 1;
+      const columns = numColumns || 1;
       return {
-        getValues: () => values.slice(row - 1, row - 1 + (numRows || 1)).map((r) => {
-          const cells = r.slice(column - 1, column - 1 + (numColumns || 1));
-          while (cells.length < (numColumns || 1)) cells.push('');
-          return cells;
-        }),
+        getSheet: () => sheet,
+        getRow: () => row,
+        getLastRow: () => row + rows - 1,
+        getColumn: () => column,
+        getLastColumn: () => column + columns - 1,
+        getValues: () => {
+          const out = [];
+          for (let r = row; r < row + rows; r++) {
+            const cells = (values[r - 1] || []).slice(column - 1, column - 1 + columns);
+            while (cells.length < columns) cells.push('');
+            out.push(cells);
+          }
+          return out;
+        },
+        setValues(block) {
+          if (block.length !== rows || block.some((line) => line.length !== columns)) {
+            throw new Error('Exception: The number of rows or columns in the data does not match the range.');
+          }
+          block.forEach((line, i) => line.forEach((value, j) => {
+            while (values.length < row + i) values.push([]);
+            const target = values[row + i - 1];
+            while (target.length < column + j) target.push('');
+            target[column + j - 1] = value;
+          }));
+          state.writes.push({ tab: name, row, column, values: JSON.parse(JSON.stringify(block)) });
+        },
       };
     },
   };
+  return sheet;
 }
 
 function makeSpreadsheetApp(state) {
@@ -161,7 +195,12 @@ function makeSpreadsheetApp(state) {
       guard('Spreadsheet.toast');
       state.toasts.push({ message, title, timeout });
     },
-    getSheetByName: (name) => (state.tabs[name] ? makeSheet(state.tabs[name]) : null),
+    getSheetByName(name) {
+      if (!state.tabs[name]) return null;
+      if (!state.sheets[name]) state.sheets[name] = makeSheet(state, name);
+      return state.sheets[name];
+    },
+    getActiveRange: () => state.activeRange,
   };
   return {
     getUi() {
@@ -187,11 +226,83 @@ function makePropertiesService(state) {
 }
 
 /**
+ * Installable triggers as Apps Script keeps them: per user, per script; `state.triggers` holds
+ * {handler, eventType, sourceId, uid, owner}. getUserTriggers returns only the current user's
+ * triggers on that spreadsheet.
+ */
+function makeScriptApp(state) {
+  const EventType = { ON_EDIT: 'ON_EDIT', ON_CHANGE: 'ON_CHANGE', ON_OPEN: 'ON_OPEN', CLOCK: 'CLOCK' };
+  const wrap = (record) => ({
+    __record: record,
+    getHandlerFunction: () => record.handler,
+    getEventType: () => record.eventType,
+    getTriggerSourceId: () => record.sourceId,
+    getUniqueId: () => record.uid,
+  });
+  const mine = (record) => record.owner === state.user;
+  return {
+    EventType,
+    getProjectTriggers: () => state.triggers.filter(mine).map(wrap),
+    getUserTriggers: (spreadsheet) => state.triggers
+      .filter((t) => mine(t) && t.sourceId === spreadsheet.getId()).map(wrap),
+    deleteTrigger(trigger) {
+      const index = state.triggers.indexOf(trigger.__record);
+      if (index < 0) throw new Error('Exception: that trigger does not exist');
+      state.triggers.splice(index, 1);
+    },
+    newTrigger(handler) {
+      const record = { handler, owner: state.user };
+      const builder = {
+        forSpreadsheet(spreadsheet) {
+          record.sourceId = typeof spreadsheet === 'string' ? spreadsheet : spreadsheet.getId();
+          return builder;
+        },
+        onEdit() {
+          record.eventType = EventType.ON_EDIT;
+          return builder;
+        },
+        onChange() {
+          record.eventType = EventType.ON_CHANGE;
+          return builder;
+        },
+        create() {
+          if (!record.sourceId || !record.eventType) throw new Error('incomplete trigger');
+          record.uid = String(state.triggers.length + 1000);
+          state.triggers.push(record);
+          return wrap(record);
+        },
+      };
+      return builder;
+    },
+  };
+}
+
+/** CacheService's script cache, entries expiring on the fake clock. */
+function makeCacheService(state) {
+  const cache = {
+    get(key) {
+      const entry = state.cache[key];
+      if (!entry || entry.expires <= state.clock.now) return null;
+      return entry.value;
+    },
+    put(key, value, seconds) {
+      state.cache[key] = { value: String(value), expires: state.clock.now + 1000 * (seconds || 600) };
+    },
+    remove(key) {
+      delete state.cache[key];
+    },
+  };
+  return { getScriptCache: () => cache };
+}
+
+/**
  * Loads Code.gs with fresh stubs.
  * @param {object} [options]
  * @param {object} [options.properties] initial Script Properties
  * @param {function} [options.service] answers each UrlFetchApp request: ({code, body}) or throws
- * @param {object} [options.tabs] tab name -> 2-D values, for getSheetByName
+ * @param {object} [options.tabs] tab name -> 2-D values, for getSheetByName (writes land in them)
+ * @param {Array} [options.triggers] installable triggers already there: {handler, eventType, sourceId, owner}
+ * @param {string} [options.user] the current user's email (whose triggers getUserTriggers sees)
  * @param {Array} [options.promptAnswers] queued prompt answers: {button: 'OK'|'CANCEL', text}
  * @param {boolean} [options.customFunction] make UI calls and property writes throw, as in a cell
  */
@@ -208,6 +319,13 @@ function loadScript(options = {}) {
     requests: [],
     fetchCalls: [],
     fetchAllCalls: [],
+    sheets: {},
+    writes: [],
+    activeRange: null,
+    user: options.user || 'owner@example.com',
+    triggers: (options.triggers || []).map((t) => Object.assign({ owner: 'owner@example.com' }, t)),
+    cache: {},
+    logs: [],
     menus: [],
     prompts: [],
     alerts: [],
@@ -219,10 +337,19 @@ function loadScript(options = {}) {
     UrlFetchApp: makeUrlFetchApp(state),
     Utilities: makeUtilities(clock),
     PropertiesService: makePropertiesService(state),
+    ScriptApp: makeScriptApp(state),
+    CacheService: makeCacheService(state),
+    console: {
+      log: (...args) => state.logs.push(args.join(' ')),
+      warn: (...args) => state.logs.push(args.join(' ')),
+      error: (...args) => state.logs.push(args.join(' ')),
+    },
   };
   const context = vm.createContext(sandbox);
   vm.runInContext('Date.now = function () { return __nowMs(); };', context);
-  vm.runInContext(fs.readFileSync(CODE_PATH, 'utf8'), context, { filename: 'Code.gs' });
+  for (const file of SCRIPT_FILES) {
+    vm.runInContext(fs.readFileSync(path.join(ADDON_DIR, file), 'utf8'), context, { filename: file });
+  }
   return { script: context, state };
 }
 

@@ -5,7 +5,7 @@ const { loadScript } = require('./harness');
 
 const SECRET = 'per-sheet-secret-0123456789abcdef';
 
-test('onOpen adds the sheetai menu with its four items', () => {
+test('onOpen adds the sheetai menu with its items, Sync automatically on/off last', () => {
   const { script, state } = loadScript();
   script.onOpen();
   assert.equal(state.menus.length, 1);
@@ -13,7 +13,10 @@ test('onOpen adds the sheetai menu with its four items', () => {
   assert.equal(menu.name, 'sheetai');
   assert.equal(menu.addedToUi, true);
   const items = menu.items.filter((item) => !item.separator);
-  assert.deepEqual(items.map((item) => item.label), ['Sync now', 'Sync step…', 'Show last run', 'Settings…']);
+  assert.deepEqual(items.map((item) => item.label), [
+    'Sync now', 'Sync step…', 'Show last run', 'Settings…',
+    'Sync automatically: turn on', 'Sync automatically: turn off',
+  ]);
   for (const item of items) {
     assert.equal(typeof script[item.functionName], 'function', `${item.functionName} exists`);
     assert.ok(!item.functionName.endsWith('_'), 'menu handlers must not be private functions');

@@ -69,16 +69,28 @@ class FakeWorkbook {
       (spec.rows || []).forEach((line, i) => line.forEach((v, j) => sheet.set(origin.row1 + i, origin.col1 + j, v)));
       this.sheets.push(sheet);
     }
-    this.excel = { run: (batch) => this.run(batch) };
+    this.handlers = []; // {sheet, handler, context} registered with onChanged.add and synced
+    this.excel = { run: (contextOrBatch, batch) => this.run(contextOrBatch, batch) };
+  }
+
+  /** Calls the onChanged handlers of `sheet` as Excel would, with WorksheetChangedEventArgs. */
+  async fireChanged(sheet, args) {
+    const event = Object.assign({ type: "WorksheetChanged", source: "Local", changeType: "RangeEdited", triggerSource: "Unknown" }, args);
+    for (const h of this.handlers.filter((x) => x.sheet.toLowerCase() === sheet.toLowerCase())) {
+      await h.handler(event);
+    }
   }
 
   sheet(name) {
     return this.sheets.find((s) => s.name.toLowerCase() === String(name).toLowerCase()) || null;
   }
 
-  async run(batch) {
+  /** Excel.run(batch), or Excel.run(context, batch) to reuse a context (removing handlers). */
+  async run(contextOrBatch, batch) {
     this.runCount += 1;
-    return batch(new FakeContext(this));
+    if (typeof contextOrBatch === "function") return contextOrBatch(new FakeContext(this));
+    if (!(contextOrBatch instanceof FakeContext)) throw new Error("Excel.run: not a request context");
+    return batch(contextOrBatch);
   }
 }
 
@@ -164,6 +176,30 @@ class WorksheetProxy {
     const sheet = this.ctx.wb.sheet(this.name);
     if (!sheet) throw new ItemNotFound(this.name);
     return sheet;
+  }
+
+  /** OfficeExtension.EventHandlers: add() takes effect at sync; remove() only in the same context. */
+  get onChanged() {
+    const ctx = this.ctx;
+    const sheet = this.name;
+    return {
+      add(handler) {
+        const record = { sheet, handler, context: ctx };
+        ctx.queue.push(() => {
+          if (!ctx.wb.sheet(sheet)) throw new ItemNotFound(sheet);
+          ctx.wb.handlers.push(record);
+        });
+        return {
+          context: ctx,
+          remove() {
+            if (!ctx.wb.handlers.includes(record)) throw new Error("InvalidOperation: handler not registered");
+            ctx.queue.push(() => {
+              ctx.wb.handlers.splice(ctx.wb.handlers.indexOf(record), 1);
+            });
+          },
+        };
+      },
+    };
   }
 
   set visibility(value) {
