@@ -58,17 +58,23 @@ def test_flex_requests_ask_for_flex_are_billed_at_the_flex_price_and_never_lost(
     seen: list[dict[str, Any]] = []
     # More "no capacity" answers than retries allowed: Flex waits do not count against them.
     with FakeOpenAI(edit_reply=no_capacity_first(8, seen)) as server:
-        path = book(tmp_path, ["So Positive", "Negative, broken", "a Neutral fact"], Model=FLEX_MODEL)
+        path = book(
+            tmp_path, ["So Positive", "Negative, broken", "a Neutral fact"], Model=FLEX_MODEL
+        )
         summary = run(path, flex_settings(server, openai_max_retries=2), concurrency=1)
         bodies = server.chat_bodies
     assert column(read_sheet(path), "Sentiment") == ["Positive", "Negative", "Neutral"]
     assert summary.total("failed") == 0 and summary.steps[0].rate_limited == 8
     assert len(bodies) == 11 and all(b["service_tier"] == "flex" for b in bodies)
     price = PRICES["openai"][FLEX_MODEL]
-    full = sum(
-        c["usage"]["prompt_tokens"] * price.input + c["usage"]["completion_tokens"] * price.output
-        for c in seen
-    ) / 1_000_000
+    full = (
+        sum(
+            c["usage"]["prompt_tokens"] * price.input
+            + c["usage"]["completion_tokens"] * price.output
+            for c in seen
+        )
+        / 1_000_000
+    )
     assert summary.total("cost_usd") == pytest.approx(full / 2)  # Flex: half price
     assert summary.to_json()["cost_known"] is True
 
