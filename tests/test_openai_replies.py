@@ -158,14 +158,22 @@ def test_a_key_echoed_back_by_the_server_never_reaches_the_sheet(tmp_path) -> No
     assert "made with credentials [key hidden]: 'model' is unknown" in flag and key not in flag
 
 
-def test_an_azure_deployment_without_a_price_is_refused_before_any_request(tmp_path) -> None:
+def test_an_azure_deployment_without_a_price_runs_at_an_unknown_cost_but_not_under_a_cap(
+    tmp_path,
+) -> None:
+    # Issue 15: an unpriced model runs (its cost is unknown, not $0); a cost cap refuses it.
     with FakeOpenAI(api_key=AZURE_KEY) as srv:
         path = book(tmp_path, ["Positive"], Model="azure:unpriced-deployment")
         with pytest.raises(ProviderError) as error:
-            run(path, azure_settings(srv))
+            run(path, azure_settings(srv), max_cost_usd=5.0)
         assert not srv.chat_bodies
+        summary = run(path, azure_settings(srv))
+        assert len(srv.chat_bodies) == 1
     message = str(error.value)
-    assert "unpriced-deployment" in message and "SHEETAI_OPENAI_PRICES" in message
+    assert message.startswith("sheetai!H2: step 'sentiment' uses model 'azure:unpriced-deployment'")
+    assert '{"unpriced-deployment": [0.5, 1.5]}' in message and "SHEETAI_PRICES_FILE" in message
+    assert summary.to_json()["cost_known"] is False
+    assert summary.to_json()["unpriced_models"] == ["azure:unpriced-deployment"]
 
 
 def test_bare_azure_uses_the_deployment_setting(tmp_path) -> None:

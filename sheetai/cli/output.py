@@ -94,9 +94,10 @@ class ProgressListener(Listener):
         if not self.enabled or self.live or summary.step not in self.started:
             return
         load = f", model load {summary.load_seconds:.1f} s" if summary.load_seconds else ""
+        cost = "" if summary.cost_known else ", cost unknown (the model has no price)"
         self._line(
             f"{summary.step}: {summary.status}, {summary.processed} rows written in "
-            f"{summary.seconds:.1f} s{load}"
+            f"{summary.seconds:.1f} s{load}{cost}"
         )
 
     def batch_progress(self, step: Step, done: int, total: int, running: bool) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "report_lines",
     "print_report",
     "stdout_console",
+    "money",
 ]
 
 Cells = tuple[str, list[str], list[list[str]]]
@@ -53,6 +54,17 @@ _PLAN_HEADERS = [
 ]
 
 
+def money(usd: float, known: bool = True) -> str:
+    """A cost as the report shows it; "unknown" for a model nobody gave a price (never $0).
+
+    >>> money(0.01234), money(0.0, known=False), money(1.5, known=False)
+    ('$0.0123', 'unknown', '$1.5000 + unknown')
+    """
+    if known:
+        return f"${usd:.4f}"
+    return f"${usd:.4f} + unknown" if usd else "unknown"
+
+
 def _summary_cells(summary: RunSummary) -> Cells:
     rows = []
     for s in summary.steps:
@@ -66,7 +78,8 @@ def _summary_cells(summary: RunSummary) -> Cells:
         ]
         rate = f"{s.rows_per_second:.1f}" if s.processed else "-"
         load = f"{s.load_seconds:.1f} s" if s.load_seconds else "-"
-        rows.append([s.step, s.model, *map(str, counts), f"${s.cost_usd:.4f}", rate, load])
+        cost = money(s.cost_usd, s.cost_known)
+        rows.append([s.step, s.model, *map(str, counts), cost, rate, load])
     return (
         f"{summary.workbook}: {summary.status} in {summary.seconds:.1f} s",
         _SUMMARY_HEADERS,
@@ -85,7 +98,7 @@ def _plan_cells(summary: RunSummary) -> Cells:
             s.kept_human_edits,
             s.stale,
         ]
-        rows.append([s.step, s.model, *map(str, counts), f"${s.estimated_cost_usd:.4f}"])
+        rows.append([s.step, s.model, *map(str, counts), money(s.estimated_cost_usd, s.cost_known)])
     return f"Plan for {summary.workbook}", _PLAN_HEADERS, rows
 
 
@@ -170,6 +183,13 @@ def report_lines(summary: RunSummary) -> list[str]:
             where = ", ".join(s.output_columns)
             span = column_span(s.output_letters)
             lines.append(f"Results of {s.step}: {s.sheet}: {where} ({span})")
+    unpriced = summary.unpriced_models
+    if unpriced:
+        lines.append(
+            f"Cost unknown for {', '.join(unpriced)}: sheetai has no price for it. Give one in "
+            'SHEETAI_PRICES_FILE, e.g. {"model-name": [0.5, 1.5]} (USD per million input and '
+            "output tokens)."
+        )
     for s in summary.steps:
         if s.load_seconds:
             lines.append(

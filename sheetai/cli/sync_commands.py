@@ -80,7 +80,16 @@ def run(
         typer.Option("--excel", help="Sync the workbook open in Excel (needs sheetai[excel])."),
     ] = False,
     batch: Annotated[
-        bool, typer.Option("--batch", help="Send rows to the OpenAI Batch API (half price).")
+        bool,
+        typer.Option("--batch", help="Send rows to the vendor's Batch API (half price)."),
+    ] = False,
+    flex: Annotated[
+        bool,
+        typer.Option(
+            "--flex",
+            help="OpenAI Flex processing: half price, slower (same as "
+            "SHEETAI_OPENAI_SERVICE_TIER=flex).",
+        ),
     ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="With --batch: wait for the batches and write results.")
@@ -109,6 +118,12 @@ def run(
     settings = Settings()
     if credentials is not None:
         settings.google_credentials = credentials
+    if flex and batch:
+        fail(
+            SheetAIError("--flex and --batch: pick one (both are half price; a batch is not flex).")
+        )
+    if flex:
+        settings.openai_service_tier = "flex"
     if excel:
         workbook = f"excel:{workbook or 'active'}"
     if workbook is None:
@@ -144,15 +159,19 @@ def run(
 def _confirm(as_json: bool) -> Any:
     def ask(plan: RunSummary) -> bool:
         cost = plan.total("estimated_cost_usd")
-        if cost <= 0:
+        if cost <= 0 and plan.cost_known:
             return True
+        about = f"about ${cost:.4f}"
+        if not plan.cost_known:
+            unknown = f"an unknown amount for {', '.join(plan.unpriced_models)} (no price)"
+            about = f"{about} plus {unknown}" if cost > 0 else unknown
         if not sys.stdin.isatty():
             raise SheetAIError(
-                f"this run would cost about ${cost:.4f} and there is no terminal to ask. "
+                f"this run would cost {about} and there is no terminal to ask. "
                 "Add --yes to go ahead (and --max-cost to cap it)."
             )
         err_console.print(plan_table(plan))
-        return typer.confirm(f"Spend about ${cost:.4f}?", default=False, err=True)
+        return typer.confirm(f"Spend {about}?", default=False, err=True)
 
     return ask
 

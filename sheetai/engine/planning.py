@@ -2,27 +2,31 @@
 
 Steps are planned on a copy of the sheets, as if upstream steps had run, so a step that reads
 another's output sees its rows as about to change. Planning also refuses, before anything is
-paid for, writes that would fail (merged cells, a locked file). Rows and columns are the
-sheet's 1-based numbers, as in every engine module.
+paid for, writes that would fail (merged cells, a locked file), a step whose model cannot run
+(a missing key: the error names the step's Model cell, or ``--model``), and under a cost cap a
+step whose model has no price. Rows and columns are the sheet's 1-based numbers, as in every
+engine module.
 """
 
 from __future__ import annotations
 
 import copy
 
-from ..errors import WorkbookError
+from ..a1 import quote_sheet
+from ..config import ConfigTab
+from ..errors import ProviderError, WorkbookError
 from ..steps import Step
 from ..text import norm_header
 from .batching import has_batch_api
 from .grid import grid_set
 from .plan import Category, StepPlan, row_input
-from .preflight import planned_cells, refuse_merged
+from .preflight import planned_cells, refuse_merged, unpriced_refusal
 from .relearn import Relearning, decide, note_relearning, provider_step
 from .run import Run
 from .summary import RunSummary, from_plan
-from .workbook import run_step
+from .workbook import find_config_tab, run_step
 
-__all__ = ["plan_run"]
+__all__ = ["plan_run", "model_source"]
 
 # What a planned cell holds on the copy: no real answer ever starts with a NUL.
 _PENDING = "\x00pending"
@@ -31,7 +35,7 @@ _PENDING = "\x00pending"
 def plan_run(run: Run) -> RunSummary:
     """Check every step can run, plan it, and refuse unwritable plans; tell the listener."""
     for step in run.steps:
-        run.providers.for_step(step).check(run_step(step))
+        _check(run, step)
     grids = {step.sheet: copy.deepcopy(run.book.grids.get(step.sheet, [])) for step in run.steps}
     planned = RunSummary(workbook=run.backend.location, dry_run=True)
     writes = False
@@ -56,6 +60,9 @@ def plan_run(run: Run) -> RunSummary:
         summary.estimated_cost_usd = estimate.cost_usd
         if options.batch and options.preview is None and has_batch_api(provider):
             summary.estimated_cost_usd /= 2  # what the Batch API charges
+        summary.cost_known = provider.price_known or not unique
+        if not summary.cost_known:
+            _unpriced(run, step, planned)
         summary.status = "planned"
         # With --preview only the rows that run are written (no fills, flags or batches).
         run_keys = {r.fingerprint for r in unique} if options.preview is not None else None
@@ -75,6 +82,45 @@ def plan_run(run: Run) -> RunSummary:
         _preflight_writable(run, planned)
     run.listener.plan_ready(planned)
     return planned
+
+
+def model_source(run: Run, step: Step) -> str:
+    """Where the step's model was named, for errors: ``--model``, or its Model cell.
+
+    A config tab without a Model column names the setting that chose the model instead.
+    """
+    if run.options.model:
+        return "--model"
+    tab = find_config_tab(run.book.titles, run.settings.config_tab, run.backend.location)
+    config = ConfigTab(tab, run.book.grids.get(tab, []))
+    if norm_header("Model") not in config.columns:
+        return f"{quote_sheet(tab)} (no Model column, so SHEETAI_DEFAULT_MODEL)"
+    return config.cell(step.row, "Model")
+
+
+def _check(run: Run, step: Step) -> None:
+    """The step's provider can run it (keys, server, Flex), else an error naming its Model cell:
+    the providers say what to set, the engine says where the model was chosen."""
+    try:
+        run.providers.for_step(step).check(run_step(step))
+    except ProviderError as error:
+        raise ProviderError(f"{model_source(run, step)}: {error}") from error
+
+
+def _unpriced(run: Run, step: Step, planned: RunSummary) -> None:
+    """A cost cap cannot hold a model with no price: refuse before anything is sent (a dry run
+    only warns)."""
+    options = run.options
+    if options.max_cost_usd is not None:
+        cap = "--max-cost"
+    elif run.settings.max_cost_usd is not None:
+        cap = "SHEETAI_MAX_COST_USD"
+    else:
+        return
+    message = unpriced_refusal(step, model_source(run, step), cap)
+    if not options.dry_run:
+        raise ProviderError(message)
+    planned.messages.append(f"warning: {message}")
 
 
 def _decide(run: Run, step: Step, plan: StepPlan) -> Relearning:

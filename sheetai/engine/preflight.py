@@ -12,6 +12,7 @@ from typing import Any
 from ..a1 import quote_sheet, range_address
 from ..backends.base import CellRange, Grid
 from ..errors import WorkbookError
+from ..providers.routing import route
 from ..row_outputs import RowOutputs
 from ..steps import Step
 from ..text import cell_text
@@ -20,7 +21,7 @@ from .grid import grid_get
 from .outputs import reflagged
 from .plan import Category, RowPlan, StepPlan, flag_updates
 
-__all__ = ["planned_cells", "refuse_merged", "stale_flag"]
+__all__ = ["planned_cells", "refuse_merged", "stale_flag", "unpriced_refusal"]
 
 
 def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> RowOutputs | None:
@@ -106,3 +107,24 @@ def refuse_merged(
                 f"there{where}. Unmerge those cells (or move that column away from them), then "
                 "run again; nothing was written and no model was called."
             )
+
+
+def unpriced_refusal(step: Step, where: str, cap: str) -> str:
+    """Why a step whose model has no price cannot run under the cost cap ``cap``, and the fix.
+
+    >>> step = Step(name="s", sheet="F", inputs=["A"], task="classify", output="B",
+    ...     model="anthropic/my-claude")
+    >>> print(unpriced_refusal(step, "sheetai!H2", "--max-cost"))  # doctest: +ELLIPSIS
+    sheetai!H2: step 's' uses model 'anthropic/my-claude', which has no price, so --max-cost ... {"my-claude": [0.5, 1.5]} ...
+    """  # noqa: E501
+    model = step.run_model or step.model
+    name = route(model).model
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix.strip().casefold() in ("azure", "openai"):
+        name = rest.strip()  # priced by the deployment's or model's own name
+    return (
+        f"{where}: step '{step.name}' uses model '{model}', which has no price, so {cap} cannot "
+        "cap what it spends; nothing was sent. Give its price in a JSON file named by "
+        f'SHEETAI_PRICES_FILE, e.g. {{"{name}": [0.5, 1.5]}} (USD per million input and '
+        "output tokens), or run it without a cost cap."
+    )

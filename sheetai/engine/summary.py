@@ -75,6 +75,9 @@ class StepSummary:
     tokens: int = 0
     cost_usd: float = 0.0
     estimated_cost_usd: float = 0.0
+    # False when the step's model has no price and it sent (or would send) requests: its
+    # cost_usd and estimated_cost_usd then count nothing for them and mean "unknown", not $0.
+    cost_known: bool = True
     seconds: float = 0.0
     load_seconds: float = 0.0  # loading the model, part of ``seconds``
     status: str = "done"
@@ -114,6 +117,16 @@ class RunSummary:
     def total(self, name: str) -> Any:
         return sum(getattr(s, name) for s in self.steps)
 
+    @property
+    def cost_known(self) -> bool:
+        """Whether the cost totals are whole: no step ran a model nobody gave a price."""
+        return all(s.cost_known for s in self.steps)
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        """The models whose cost is unknown (give them a price in SHEETAI_PRICES_FILE)."""
+        return sorted({s.model for s in self.steps if not s.cost_known})
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "workbook": self.workbook,
@@ -146,6 +159,8 @@ class RunSummary:
             data[name] = self.total(name)
         data["cost_usd"] = round(self.total("cost_usd"), 6)
         data["estimated_cost_usd"] = round(self.total("estimated_cost_usd"), 6)
+        data["cost_known"] = self.cost_known
+        data["unpriced_models"] = self.unpriced_models
         data["seconds"] = round(self.seconds, 3)
         data["load_seconds"] = round(self.total("load_seconds"), 3)
         data["messages"] = list(self.messages)

@@ -132,6 +132,7 @@ def _run_step(
             out.apply(work, result, work.by_key.get(result.key, []))
     finally:
         summary.seconds = time.monotonic() - started
+        summary.cost_known = provider.price_known or not summary.model_calls
         _add_stats(summary, provider.take_stats())
         record_outputs(summary, grid, cols)
     budget = run.budget

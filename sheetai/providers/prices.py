@@ -17,8 +17,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ProviderError
+from ..settings import Settings
 
-__all__ = ["Price", "Usage", "Vendor", "PRICES", "CHECKED", "price_for", "cost_usd", "load_file"]
+__all__ = [
+    "Price",
+    "Usage",
+    "Vendor",
+    "PRICES",
+    "CHECKED",
+    "price_for",
+    "cost_usd",
+    "load_file",
+    "user_prices",
+]
 
 Vendor = Literal["openai", "anthropic", "gemini"]
 
@@ -53,28 +64,55 @@ CHECKED: dict[Vendor, str] = {
     "gemini": "2026-12-06",
 }
 
+# Standard (short-context) rates. A model family whose flex share is None does not offer Flex.
 PRICES: dict[Vendor, dict[str, Price]] = {
+    # https://developers.openai.com/api/docs/pricing (Batch and Flex: 50 % of Standard).
+    # gpt-5.4-mini/-nano: no Flex price found, so Flex is refused for them until a prices file
+    # gives one ("flex": 0.5).
     "openai": {
+        "gpt-5.5": Price(5.00, 30.00, cached_input=0.50, flex=0.5),
+        "gpt-5.4": Price(2.50, 15.00, cached_input=0.25, flex=0.5),
+        "gpt-5.4-mini": Price(0.75, 4.50, cached_input=0.075),
+        "gpt-5.4-nano": Price(0.20, 1.25, cached_input=0.02),
+        "gpt-5": Price(1.25, 10.00, cached_input=0.125, flex=0.5),
+        "gpt-5-mini": Price(0.25, 2.00, cached_input=0.025, flex=0.5),
+        "gpt-5-nano": Price(0.05, 0.40, cached_input=0.005, flex=0.5),
         "gpt-4.1": Price(2.00, 8.00, cached_input=0.50),
         "gpt-4.1-mini": Price(0.40, 1.60, cached_input=0.10),
         "gpt-4.1-nano": Price(0.10, 0.40, cached_input=0.025),
         "gpt-4o": Price(2.50, 10.00, cached_input=1.25),
         "gpt-4o-mini": Price(0.15, 0.60, cached_input=0.075),
-        "gpt-5": Price(1.25, 10.00, cached_input=0.125, flex=0.5),
-        "gpt-5-mini": Price(0.25, 2.00, cached_input=0.025, flex=0.5),
-        "gpt-5-nano": Price(0.05, 0.40, cached_input=0.005, flex=0.5),
+        "o3": Price(2.00, 8.00, cached_input=0.50, flex=0.5),
         "o4-mini": Price(1.10, 4.40, cached_input=0.275, flex=0.5),
         "o3-mini": Price(1.10, 4.40, cached_input=0.55),
     },
+    # https://platform.claude.com/docs/en/about-claude/pricing: cache_write is the 5-minute
+    # write (what sheetai asks for); Batch 50 %. Haiku 5.5: its rate for prompts up to 100K
+    # tokens (sheetai's prompts are far shorter); Sonnet 5.5 cache reads $0.10 since 2026-10-07.
     "anthropic": {
         "claude-haiku-4-5": Price(1.00, 5.00, cached_input=0.10, cache_write=1.25),
+        "claude-haiku-5-5": Price(0.10, 0.50, cached_input=0.01, cache_write=0.125),
         "claude-sonnet-4-5": Price(3.00, 15.00, cached_input=0.30, cache_write=3.75),
+        "claude-sonnet-4-6": Price(3.00, 15.00, cached_input=0.30, cache_write=3.75),
+        "claude-sonnet-5": Price(2.00, 10.00, cached_input=0.20, cache_write=2.50),
+        "claude-sonnet-5-5": Price(2.00, 10.00, cached_input=0.10, cache_write=2.50),
         "claude-opus-4-5": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
+        "claude-opus-4-6": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
+        "claude-opus-4-7": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
+        "claude-opus-4-8": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
+        "claude-opus-5": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
+        "claude-opus-5-5": Price(4.00, 20.00, cached_input=0.20, cache_write=5.00),
     },
+    # https://ai.google.dev/gemini-api/docs/pricing: paid tier, text input, prompts up to 200K
+    # tokens; cached_input is the context-caching read price (storage per hour is not counted);
+    # Batch 50 %. Preview names ("gemini-3-flash-preview") take their family's price.
     "gemini": {
         "gemini-2.5-flash": Price(0.30, 2.50, cached_input=0.03),
         "gemini-2.5-flash-lite": Price(0.10, 0.40, cached_input=0.01),
         "gemini-2.5-pro": Price(1.25, 10.00, cached_input=0.125),
+        "gemini-3-flash": Price(0.50, 3.00, cached_input=0.05),
+        "gemini-3.1-flash-lite": Price(0.25, 1.50, cached_input=0.025),
+        "gemini-3.1-pro": Price(2.00, 12.00, cached_input=0.20),
     },
 }
 
@@ -171,3 +209,13 @@ def _entry(where: str, name: str, value: Any) -> Price:
     except (TypeError, ValueError) as error:
         raise ProviderError(f"{where}: model '{name}': {error}. Write {example}.") from None
     raise ProviderError(f"{where}: model '{name}' has no input and output price. Write {example}.")
+
+
+def user_prices(settings: Settings, vendor: Vendor | str) -> dict[str, Price]:
+    """The prices the user gave: ``SHEETAI_PRICES_FILE`` (any vendor's models), and for OpenAI
+    ``SHEETAI_OPENAI_PRICES`` on top (``{"model": [input, output]}``, as it always was)."""
+    extra = load_file(settings.prices_file)
+    if vendor == "openai":
+        for name, value in settings.openai_prices.items():
+            extra[name] = _entry("SHEETAI_OPENAI_PRICES", name, value)
+    return extra

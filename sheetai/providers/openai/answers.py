@@ -25,6 +25,7 @@ class Parsed:
     content: str
     tokens_in: int
     tokens_out: int
+    tokens_cached: int = 0  # of tokens_in, read from the prompt cache
     values: list[Any] | None = None
     reasoning: str = ""
     confidence: float | None = None
@@ -47,6 +48,7 @@ def parse_completion(spec: AnswerSpec, data: dict[str, Any]) -> Parsed:
         content if isinstance(content, str) else str(content),
         _count(usage.get("prompt_tokens")),
         _count(usage.get("completion_tokens")),
+        _cached_tokens(usage),
     )
     if not choice:
         return _hopeless(parsed, "the server's reply held no answer (no choices)")
@@ -81,6 +83,11 @@ def _cut_off_text(parsed: Parsed, usage: dict[str, Any]) -> str:
     if not parsed.content.strip() and thinking:
         return f"the model spent {where} reasoning; raise SHEETAI_OPENAI_MAX_OUTPUT_TOKENS"
     return f"the answer was cut off at {where}; raise SHEETAI_OPENAI_MAX_OUTPUT_TOKENS"
+
+
+def _cached_tokens(usage: dict[str, Any]) -> int:
+    details = usage.get("prompt_tokens_details")
+    return _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
 
 
 def _count(value: Any) -> int:

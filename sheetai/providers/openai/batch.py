@@ -19,8 +19,9 @@ from typing import Any
 from ...interrupts import interrupts_held
 from ..base import BatchOutcome, OnBatch, RowResult
 from ..llm.schema import AnswerSpec
+from ..prices import Price
 from .answers import parse_completion
-from .pricing import cost_usd
+from .pricing import usage_of, usd
 
 __all__ = [
     "MAX_LINES",
@@ -133,9 +134,7 @@ def _delete_quietly(client: Any, file_id: str) -> None:
         client.with_options(timeout=_CLEANUP_TIMEOUT_S).files.delete(file_id)
 
 
-def collect(
-    client: Any, batch_id: str, spec: AnswerSpec, price: tuple[float, float] | None
-) -> BatchOutcome:
+def collect(client: Any, batch_id: str, spec: AnswerSpec, price: Price | None) -> BatchOutcome:
     """The batch's progress, and every line's result once it has ended."""
     batch = client.batches.retrieve(batch_id)
     counts = batch.request_counts
@@ -161,7 +160,7 @@ def collect(
 
 
 def _line_result(
-    line: dict[str, Any], spec: AnswerSpec, price: tuple[float, float] | None, values: int
+    line: dict[str, Any], spec: AnswerSpec, price: Price | None, values: int
 ) -> RowResult:
     key = str(line.get("custom_id"))
     response = line.get("response") or {}
@@ -172,7 +171,8 @@ def _line_result(
         return RowResult.failure(key, values, f"batch line failed: {message or 'no answer'}")
     parsed = parse_completion(spec, body)
     tokens = parsed.tokens_in + parsed.tokens_out
-    cost = cost_usd(price, parsed.tokens_in, parsed.tokens_out, batch=True)
+    used = usage_of(parsed.tokens_in, parsed.tokens_out, parsed.tokens_cached)
+    cost = usd(price, used, batch=True)
     if parsed.values is None:
         return RowResult(
             key=key,

@@ -25,6 +25,8 @@ _MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERAT
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)(?!.*-chat)", re.IGNORECASE)
 _THINKING_ROOM = 4000
 _OPENAI_URL = "https://api.openai.com/v1"
+# Flex answers may take minutes: OpenAI recommends a 15-minute timeout for them.
+FLEX_TIMEOUT_S = 900.0
 
 
 class Connection:
@@ -75,10 +77,21 @@ class Connection:
         return _MAX_OUT[task] + (_THINKING_ROOM if self.reasoning else 0)
 
     @property
+    def service_tier(self) -> str:
+        """The ``service_tier`` sent (``SHEETAI_OPENAI_SERVICE_TIER``, ``--flex``); "": none."""
+        return self.settings.openai_service_tier or ""
+
+    @property
+    def flex(self) -> bool:
+        return self.service_tier == "flex"
+
+    @property
     def timeout(self) -> float:
         """Seconds to wait for one answer."""
         if self._local_timeout:
             return self.settings.openai_local_timeout_seconds
+        if self.flex and not self._explicit("openai_timeout_seconds"):
+            return FLEX_TIMEOUT_S
         return self.settings.openai_timeout_seconds
 
     @property

@@ -1,8 +1,9 @@
-"""Prices and token arithmetic: what a request is expected to cost, and what it did cost.
+"""Token arithmetic for OpenAI-shaped requests: what a request is expected to use, and what one
+did cost at a :class:`~sheetai.providers.prices.Price` (the tables live in ``prices.py``).
 
-Prices are USD per million tokens ``(input, output)``; ``SHEETAI_OPENAI_PRICES`` (JSON) adds or
-overrides entries. The Batch API costs half. Tokens are estimated as characters / 4, the same
-rule OpenAI's rate limiter uses before it has tokenised a request.
+Tokens are estimated as characters / 4, the same rule OpenAI's rate limiter uses before it has
+tokenised a request. OpenAI's ``prompt_tokens`` include the ``cached_tokens`` read from its
+prompt cache, which are billed at the cached-input price.
 """
 
 from __future__ import annotations
@@ -10,57 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PRICES", "price_for", "cost_usd", "estimate_tokens", "prompt_tokens"]
+from ..prices import Price, Usage, cost_usd
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-5": (1.25, 10.00),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "o4-mini": (1.10, 4.40),
-    "o3-mini": (1.10, 4.40),
-}
-
-
-def price_for(
-    model: str, overrides: Mapping[str, Sequence[float]] | None = None
-) -> tuple[float, float] | None:
-    """``(input, output)`` USD per million tokens, or None when the model has no price.
-
-    A dated snapshot (``gpt-4o-mini-2024-07-18``) takes its family's price.
-
-    >>> price_for("gpt-4o-mini-2024-07-18")
-    (0.15, 0.6)
-    >>> price_for("my-llama", {"my-llama": [0, 0]})
-    (0.0, 0.0)
-    """
-    table: dict[str, tuple[float, float]] = dict(PRICES)
-    for name, pair in (overrides or {}).items():
-        table[name] = (float(pair[0]), float(pair[1]))
-    if model in table:
-        return table[model]
-    for name in sorted(table, key=len, reverse=True):
-        if model.startswith(name + "-"):
-            return table[name]
-    return None
-
-
-def cost_usd(
-    price: tuple[float, float] | None, tokens_in: int, tokens_out: int, batch: bool = False
-) -> float:
-    """USD for the tokens at ``price`` (0 without a price).
-
-    >>> round(cost_usd((0.4, 1.6), 1_000_000, 500_000), 4), cost_usd((0.4, 1.6), 10, 10, True)
-    (1.2, 1e-05)
-    """
-    if price is None:
-        return 0.0
-    usd = (tokens_in * price[0] + tokens_out * price[1]) / 1_000_000
-    return usd / 2 if batch else usd
+__all__ = ["estimate_tokens", "prompt_tokens", "usage_of", "usd"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -75,3 +28,25 @@ def estimate_tokens(text: str) -> int:
 def prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     """Estimated prompt tokens of a request's messages."""
     return estimate_tokens("".join(str(m.get("content") or "") for m in messages))
+
+
+def usage_of(prompt: int, completion: int, cached: int = 0) -> Usage:
+    """OpenAI's usage counts split by price (``prompt`` includes ``cached``).
+
+    >>> usage_of(1000, 50, cached=800)
+    Usage(input_tokens=200, output_tokens=50, cached_tokens=800, cache_write_tokens=0)
+    """
+    cached = min(max(cached, 0), prompt)
+    return Usage(input_tokens=prompt - cached, output_tokens=completion, cached_tokens=cached)
+
+
+def usd(price: Price | None, usage: Usage, *, batch: bool = False, flex: bool = False) -> float:
+    """USD for ``usage``; 0.0 without a price (the provider then reports the cost as unknown).
+
+    >>> gpt = Price(1.0, 2.0, cached_input=0.1, flex=0.5)
+    >>> round(usd(gpt, usage_of(1_000_000, 0, cached=1_000_000)), 4), usd(None, Usage(5, 5))
+    (0.1, 0.0)
+    >>> round(usd(gpt, usage_of(0, 1_000_000), flex=True), 4)
+    1.0
+    """
+    return cost_usd(price, usage, batch=batch, flex=flex) or 0.0

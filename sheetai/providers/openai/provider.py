@@ -29,10 +29,11 @@ from ..base import (
 )
 from ..llm.prompt import messages, prompt_fingerprint, system_prompt
 from ..llm.schema import AnswerSpec, answer_spec
+from ..prices import PRICES, Price, Usage, price_for, user_prices
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
 from .connection import Connection
-from .pricing import cost_usd, estimate_tokens, price_for
+from .pricing import estimate_tokens, usd
 from .runner import Job, Runner, RunStats
 
 __all__ = ["OpenAIProvider", "BatchSubmission"]
@@ -51,10 +52,13 @@ class OpenAIProvider(BatchProvider):
         self.model = model
         self.settings = settings
         self.endpoint = resolve_endpoint(model, settings)
-        overrides = settings.openai_prices
-        self.price = price_for(self.endpoint.model, overrides)
+        self.price: Price | None = price_for(
+            "openai", self.endpoint.model, user_prices(settings, "openai")
+        )
         if self.price is None and not self.endpoint.is_openai and not self.endpoint.azure:
-            self.price = (0.0, 0.0)  # a self-hosted server costs nothing per token
+            self.price = Price(0.0, 0.0)  # a self-hosted server costs nothing per token
+        # Still runs without a price: the engine reports its cost as unknown, --max-cost refuses.
+        self.price_known = self.price is not None
         self.connection = Connection(self.endpoint, settings)
         self.stats = RunStats()
         self._cache: ResultCache | None = None
@@ -64,14 +68,15 @@ class OpenAIProvider(BatchProvider):
     def check(self, step: Step) -> None:
         check_credentials(self.endpoint, step.name)
         self.connection.check_reachable(step.name)
-        if self.price is None:
-            where = "; an Azure deployment is priced by its name" if self.endpoint.azure else ""
-            # An unknown price would make every estimate $0: no question asked, no cap applied.
+        if self.connection.flex and (self.price is None or self.price.flex is None):
+            offered = ", ".join(n for n, p in PRICES["openai"].items() if p.flex is not None)
+            model = self.endpoint.model
             raise ProviderError(
-                f"step '{step.name}': sheetai has no price for model '{self.endpoint.model}', so "
-                "it cannot estimate or cap the cost. Add it to SHEETAI_OPENAI_PRICES, e.g. "
-                f"SHEETAI_OPENAI_PRICES='{{\"{self.endpoint.model}\": [2.0, 8.0]}}' (USD per "
-                f"million input and output tokens{where})."
+                f"step '{step.name}' uses model '{model}', which has no Flex processing price, "
+                f"and Flex is on (--flex or SHEETAI_OPENAI_SERVICE_TIER=flex). Flex is offered "
+                f"on {offered}. Pick one of those, run without Flex, or if OpenAI offers Flex for "
+                f"'{model}', give its price in SHEETAI_PRICES_FILE, e.g. "
+                f'{{"{model}": {{"input": 0.75, "output": 4.5, "flex": 0.5}}}}.'
             )
         answer_spec(step)
 
@@ -83,7 +88,8 @@ class OpenAIProvider(BatchProvider):
         tokens = [self._expected_tokens(step, spec, system, r) for r in todo]
         tokens_in = sum(t[0] for t in tokens)
         tokens_out = sum(t[1] for t in tokens)
-        return Estimate(tokens_in + tokens_out, cost_usd(self.price, tokens_in, tokens_out))
+        used = Usage(tokens_in, tokens_out)
+        return Estimate(tokens_in + tokens_out, usd(self.price, used, flex=self.connection.flex))
 
     def _expected_tokens(
         self, step: Step, spec: AnswerSpec, system: str, row: RowInput
@@ -139,6 +145,7 @@ class OpenAIProvider(BatchProvider):
             expected_output_tokens=_expected_out(step, spec),
             logprobs=self.settings.openai_logprobs and not connection.reasoning,
             reasoning_effort=connection.reasoning_effort,
+            service_tier=connection.service_tier,
             budget=budget,
             secret=self.endpoint.api_key,
             stats=self.stats,
@@ -204,7 +211,7 @@ class OpenAIProvider(BatchProvider):
         if not todo:
             return BatchSubmission(cached, {})
         costs = [
-            cost_usd(self.price, *self._expected_tokens(step, spec, system, r), batch=True)
+            usd(self.price, Usage(*self._expected_tokens(step, spec, system, r)), batch=True)
             for r in todo
         ]
         held = budget.reserve_leading(costs) if budget is not None else len(todo)

@@ -5,7 +5,9 @@ skip the throttle and, after a 429, hit the same full window again. Ours honour
 ``retry-after(-ms)``, pause the whole throttle after a 429, and back off exponentially
 (:data:`.replies.BACKOFF`) on 5xx, timeouts and dropped connections. An error that would be the
 same on every try (a 4xx, a 5xx naming a bad parameter) is not retried, and the row's flag
-carries the server's own message.
+carries the server's own message. With ``service_tier: "flex"``, a 429 saying Flex has no
+capacity ("resource unavailable") is retried with back-off for as long as the run goes on: it
+costs nothing and counts against no retry limit, so no row is lost to it.
 
 A server that refuses the ``response_format`` sent is asked again at once in the next mode of
 :mod:`.formats` (``json_schema`` -> ``json_object`` -> ``text``), once for the whole run. A
@@ -42,6 +44,7 @@ from .replies import (
 __all__ = ["Drained", "Fatal", "RunStats", "Sender"]
 
 _RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, headers included
+_NO_CAPACITY = "Flex capacity unavailable (429)"
 
 
 class Fatal(Exception):
@@ -83,6 +86,7 @@ class Sender:
     max_output_tokens: int
     logprobs: bool
     reasoning_effort: str
+    service_tier: str
     secret: str | None
     base_url: str
     url_setting: str
@@ -106,6 +110,7 @@ class Sender:
         """
         tokens = prompt_tokens(messages) + self.max_output_tokens
         last = ""  # the server's last message, for the flag of a row that gives up
+        waits = 0  # Flex capacity waits so far: they grow, but never end the row
         while True:
             await self.throttle.acquire(tokens)
             if self.stop.is_set():
@@ -130,7 +135,14 @@ class Sender:
                         "rows already answered are kept."
                     ) from None
                 self.stats.rate_limited += 1
-                wait = self.backoff.delay(attempt, retry_after(error.response.headers))
+                told = retry_after(error.response.headers)
+                if self.service_tier == "flex" and _no_capacity(error):
+                    wait = self.backoff.delay(waits, told)
+                    waits += 1
+                    self.throttle.pause(wait)
+                    self._count(_NO_CAPACITY)
+                    continue
+                wait = self.backoff.delay(attempt, told)
                 self.throttle.pause(wait)
                 reason = "rate limited (429)"
             except openai.APIStatusError as error:
@@ -181,7 +193,7 @@ class Sender:
                 # A proxy's error page, an empty body: the request may well succeed again.
                 wait = self.backoff.delay(attempt)
                 reason = "the server's reply was not JSON (HTTP 200)"
-            self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
+            self._count(reason)
             attempt += 1
             if attempt > self.max_retries:
                 said = f" ({condense(last, 120)})" if last else ""
@@ -208,7 +220,12 @@ class Sender:
             body["logprobs"] = True
         if self.reasoning_effort:
             body["reasoning_effort"] = self.reasoning_effort
+        if self.service_tier:
+            body["service_tier"] = self.service_tier
         return body
+
+    def _count(self, reason: str) -> None:
+        self.stats.errors[reason] = self.stats.errors.get(reason, 0) + 1
 
     def _switch_mode(self, sent: str, status: int, message: str) -> bool:
         """Whether to send again because the server refused the response format ``sent``."""
@@ -227,3 +244,9 @@ class Sender:
             self._noted_mode = mode
             if self.on_mode is not None:
                 self.on_mode(mode)
+
+
+def _no_capacity(error: openai.RateLimitError) -> bool:
+    """OpenAI's 429 when Flex processing has no capacity (not billed; try again later)."""
+    code = str(getattr(error, "code", "") or "")
+    return code == "resource_unavailable" or "resource unavailable" in str(error).lower()

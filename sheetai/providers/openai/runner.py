@@ -30,9 +30,10 @@ from ..llm.bridge import stream
 from ..llm.prompt import reask_message
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
+from ..prices import Price, Usage
 from .answers import parse_completion
 from .client import scrub
-from .pricing import cost_usd, prompt_tokens
+from .pricing import prompt_tokens, usage_of, usd
 from .replies import BACKOFF
 from .request import Drained, Fatal, RunStats, Sender
 
@@ -76,9 +77,10 @@ class Runner:
     concurrency: int
     max_retries: int
     max_output_tokens: int
-    price: tuple[float, float] | None
+    price: Price | None
     expected_output_tokens: int
     logprobs: bool = True
+    service_tier: str = ""  # sent when set; "flex" is billed at the flex price
     reasoning_effort: str = ""  # sent when set (reasoning models only)
     budget: Budget | None = None
     secret: str | None = None  # the key in use: removed from any message a server echoes
@@ -115,6 +117,7 @@ class Runner:
             max_output_tokens=self.max_output_tokens,
             logprobs=self.logprobs,
             reasoning_effort=self.reasoning_effort,
+            service_tier=self.service_tier,
             secret=self.secret,
             base_url=self.base_url,
             url_setting=self.url_setting,
@@ -201,19 +204,23 @@ class Runner:
         the budget; False when it does not fit."""
         if self.budget is None:
             return True
-        worst = cost_usd(self.price, prompt_tokens(messages), self.max_output_tokens)
-        return self.budget.reserve(worst)
+        return self.budget.reserve(self._worst(messages))
 
     def _settle(self, messages: list[dict[str, Any]], spent: float) -> None:
         if self.budget is not None:
-            worst = cost_usd(self.price, prompt_tokens(messages), self.max_output_tokens)
-            self.budget.settle(worst, spent)
+            self.budget.settle(self._worst(messages), spent)
+
+    def _worst(self, messages: list[dict[str, Any]]) -> float:
+        return self._usd(Usage(prompt_tokens(messages), self.max_output_tokens))
+
+    def _usd(self, usage: Usage) -> float:
+        return usd(self.price, usage, flex=self.service_tier == "flex")
 
     async def _answer(self, sender: Sender, client: Any, job: Job) -> RowResult:
         """The row's result; every request in it was reserved against the budget first (the
         first by the worker) and is settled with its real cost here."""
         messages = list(job.messages)
-        tokens_in = tokens_out = 0
+        tokens_in = tokens_out = tokens_cached = 0
         attempt = 0
         reasked = False
         while True:
@@ -226,17 +233,19 @@ class Runner:
                 self._settle(messages, 0.0)
                 result = RowResult.failure(job.keys[0], len(self.spec.value_keys), response)
                 result.tokens = tokens_in + tokens_out
-                result.cost_usd = cost_usd(self.price, tokens_in, tokens_out)
+                result.cost_usd = self._usd(usage_of(tokens_in, tokens_out, tokens_cached))
                 return result
             try:
                 parsed = parse_completion(self.spec, response)
             except Exception:
                 self._settle(messages, 0.0)
                 raise
-            self._settle(messages, cost_usd(self.price, parsed.tokens_in, parsed.tokens_out))
+            spent = usage_of(parsed.tokens_in, parsed.tokens_out, parsed.tokens_cached)
+            self._settle(messages, self._usd(spent))
             tokens_in += parsed.tokens_in
             tokens_out += parsed.tokens_out
-            cost = cost_usd(self.price, tokens_in, tokens_out)
+            tokens_cached += parsed.tokens_cached
+            cost = self._usd(usage_of(tokens_in, tokens_out, tokens_cached))
             if parsed.hopeless:
                 result = RowResult.failure(job.keys[0], len(self.spec.value_keys), parsed.error)
                 result.reasoning = parsed.content[:2000]
