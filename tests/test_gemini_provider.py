@@ -92,7 +92,7 @@ def test_429_waits_the_retry_delay_and_5xx_are_retried(tmp_path, server) -> None
 def test_an_invalid_answer_is_reasked_once_then_flagged(tmp_path, server) -> None:
     server.fail_next("invalid")
     path = book(tmp_path, ["Positive a", "Negative __INVALID__"])
-    summary = run(path, settings_for(server), concurrency=1)
+    run(path, settings_for(server), concurrency=1)
     rows = read_sheet(path)
     assert column(rows, "Sentiment") == ["Positive", None]
     assert column(rows, "Sentiment flag")[1] is not None
@@ -100,7 +100,6 @@ def test_an_invalid_answer_is_reasked_once_then_flagged(tmp_path, server) -> Non
     assert server.generate_requests == 4
     reask = [b for b in server.generate_bodies if len(b["contents"]) == 3]
     assert len(reask) == 2 and reask[0]["contents"][1]["role"] == "model"
-    assert summary.steps[0].failed == 1
 
 
 @pytest.mark.parametrize(

@@ -179,10 +179,11 @@ class FakeGeminiModel:
         item = self.batches.get(name)
         if item is None:
             return api_error(404, f"Batch {name} not found.")
-        if item.state == "BATCH_STATE_PENDING" and time.time() - item.created >= self.batch_delay_s:
+        running = item.state in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING")
+        if running and time.time() - item.created >= self.batch_delay_s:
             item.responses = [self._line(item.model, line) for line in item.requests]
             item.state = "BATCH_STATE_SUCCEEDED"
-        elif item.state == "BATCH_STATE_PENDING":
+        elif running:
             item.state = "BATCH_STATE_RUNNING"
         return Reply(200, self.operation(item))
 
