@@ -43,7 +43,7 @@ def split_requests(
 ) -> list[list[tuple[str, dict[str, Any]]]]:
     """Group ``(key, inline request)`` pairs into batches of at most ``limit`` bytes each.
 
-    >>> [len(g) for g in split_requests([("k", {"a": "x" * 10})] * 5, limit=60)]
+    >>> [len(g) for g in split_requests([("k", {"a": "x" * 10})] * 5, limit=40)]
     [2, 2, 1]
     """
     limit = MAX_INLINE_BYTES if limit is None else limit
