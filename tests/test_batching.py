@@ -29,7 +29,7 @@ def test_batched_rows_wait_then_a_later_run_writes_the_answers() -> None:
     assert provider.asked == []  # nothing answered row by row
     assert len(provider.submitted["b1"]) == 2  # identical inputs are sent once
     assert _column(backend, "Sentiment flag") == ["BATCH_PENDING"] * 3
-    assert _column(backend, "Sentiment reasoning") == ["Waiting for OpenAI batch b1"] * 3
+    assert _column(backend, "Sentiment reasoning") == ["Waiting for batch b1"] * 3
     state = StateStore.from_grid(backend.sheets[STATE_TAB])
     assert state.extras["batches"] == [{"id": "b1", "step": "sentiment", "model": "fake"}]
 
@@ -73,7 +73,7 @@ def test_wait_polls_until_the_batch_ends() -> None:
 
 def test_batch_needs_a_provider_with_a_batch_api() -> None:
     backend = memory_book(REVIEWS)
-    with pytest.raises(ProviderError, match="--batch needs an OpenAI model"):
+    with pytest.raises(ProviderError, match="--batch needs a model with a Batch API"):
         sync(backend, Settings(), SyncOptions(batch=True), provider_for=providers(FakeProvider()))
 
 

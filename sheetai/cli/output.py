@@ -107,11 +107,11 @@ class ProgressListener(Listener):
         if not self.live:
             if self.batch_done.get(step.name) != done:
                 self.batch_done[step.name] = done
-                self._line(f"{step.name}: OpenAI batch lines {done}/{total}")
+                self._line(f"{step.name}: batch lines {done}/{total}")
             return
         bars = self._bars()
         if step.name not in self.batch_tasks:
-            title = escape(f"{step.name}: OpenAI batch lines")
+            title = escape(f"{step.name}: batch lines")
             self.batch_tasks[step.name] = bars.add_task(title, total=total)
         bars.update(self.batch_tasks[step.name], completed=done, total=total)
 

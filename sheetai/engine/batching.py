@@ -28,7 +28,9 @@ from .writeback import WriteBack
 
 __all__ = ["BatchRunner", "WAITING", "has_batch_api"]
 
-WAITING = "Waiting for OpenAI batch "
+WAITING = "Waiting for batch "
+#: What sheetai wrote before Claude and Gemini had batches too; still read in older workbooks.
+_WAITING_BEFORE = "Waiting for OpenAI batch "
 
 
 def has_batch_api(provider: Provider) -> bool:
@@ -58,7 +60,8 @@ class BatchRunner:
         provider = self.run.providers.for_step(step)
         if not isinstance(provider, BatchProvider):
             raise ProviderError(
-                f"step '{step.name}': --batch needs an OpenAI model, not '{step.model}'."
+                f"step '{step.name}': --batch needs a model with a Batch API (OpenAI, Claude, "
+                f"Gemini), not '{step.model}'."
             )
         recorded: set[str] = set()
 
@@ -140,7 +143,7 @@ class BatchRunner:
         for key, rows in list(pending.items()):
             record = rows[0].record
             reasoning = cell_text(record.outputs.reasoning) if record else ""
-            if reasoning.startswith(WAITING) and reasoning[len(WAITING) :] in ended:
+            if _waiting_for(reasoning) in ended:
                 failure = RowResult.failure(
                     key, len(cols.values), "the batch ended without an answer"
                 )
@@ -156,3 +159,15 @@ class BatchRunner:
             self.out.commit()
             time.sleep(self.run.settings.batch_poll_seconds)
         summary.batch_pending = 0
+
+
+def _waiting_for(reasoning: str) -> str | None:
+    """The batch id a pending row's reasoning cell waits for, None if it waits for none.
+
+    >>> _waiting_for("Waiting for batch msgbatch_1"), _waiting_for("Waiting for OpenAI batch b_2")
+    ('msgbatch_1', 'b_2')
+    """
+    for prefix in (WAITING, _WAITING_BEFORE):
+        if reasoning.startswith(prefix):
+            return reasoning[len(prefix) :]
+    return None
