@@ -120,7 +120,8 @@ class Settings(BaseSettings):
     edit_quiet_seconds: float = Field(default=10.0, ge=0)
     # Automatic syncs (on edit, on schedule, `sheetai watch`) of one workbook spend at most this
     # many USD per UTC day, kept in <home>/daily_spend.sqlite3; then they are refused, with a
-    # message, until midnight UTC. None: no cap. A person's run (CLI, Sync button) is not capped.
+    # message, until midnight UTC (None, in code: no cap). A person's run (CLI, Sync button) is
+    # neither capped nor counted.
     auto_max_cost_usd_per_day: float | None = Field(default=1.0, ge=0)
     # `sheetai watch`: a saved file is synced once it has not changed for this long (an editor
     # writes a temp file and renames it; a script may write the file in several goes).

@@ -70,3 +70,15 @@ def test_a_per_sync_cap_below_what_is_left_wins(sheetai_home: Path) -> None:
     options = SyncOptions(trigger="watch", max_cost_usd=0.02)
     summary = capped_sync(book, settings, options, None, providers(PaidProvider()))
     assert summary.total("processed") == 2
+
+
+def test_a_cap_of_nothing_lets_free_models_answer(sheetai_home: Path) -> None:
+    settings = Settings(home=sheetai_home, auto_max_cost_usd_per_day=0)
+    book = memory_book(["review 1", "review 2"])
+    summary = capped_sync(
+        book, settings, SyncOptions(trigger="edit"), None, providers(FakeProvider())
+    )
+    assert summary.total("processed") == 2
+    paid = capped_sync(memory_book(["review 3"]), settings, SyncOptions(trigger="edit"), None,
+                       providers(PaidProvider()))  # fmt: skip
+    assert paid.total("processed") == 0 and paid.status == "cost_cap"

@@ -21,7 +21,16 @@ from sheetai.engine.runlog import LOG_TAB
 from sheetai.engine.sync import SyncOptions
 from sheetai.watch import Watcher, WatchReport
 
-from .conftest import PATIENCE_S, REVIEWS, column, make_workbook, read_sheet, sentiment_step
+from .conftest import (
+    PATIENCE_S,
+    REVIEWS,
+    column,
+    make_workbook,
+    read_sheet,
+    saved_answers,
+    sentiment_step,
+    wait_for_saved_answers,
+)
 
 SETTLE = 0.3
 QUIET_LOOK = 2.5  # longer than a tick (1 s) and a settle: time enough to wake, if it would
@@ -189,3 +198,27 @@ def test_the_command_refuses_what_it_cannot_watch(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 2
         assert expected in " ".join(done.stderr.split())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigterm_during_a_sync_stops_between_chunks_losing_nothing(tmp_path: Path) -> None:
+    rows = 120  # several chunks: the sync is still going when its first chunk is in the file
+    data = [["ID", "Review"], *[[i + 1, f"Order {i}: {REVIEWS[i % 8]}"] for i in range(rows)]]
+    book = make_workbook(tmp_path / "big.xlsx", data, [sentiment_step(Examples="")])
+    env = {**os.environ, "SHEETAI_CHUNK_ROWS": "20", "SHEETAI_CHUNK_SECONDS": "0.3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sheetai", "watch", str(book), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_for_saved_answers(book, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=PATIENCE_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    line = json.loads(out.splitlines()[-1])
+    assert line["status"] == "interrupted" and line["trigger"] == "watch"
+    assert 0 < saved_answers(book) < rows
+    assert saved_answers(book) >= line["processed"]  # every row it answered is in the file

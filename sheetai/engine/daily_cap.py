@@ -94,7 +94,7 @@ def capped_sync(
     try:
         spent = spend.spent(backend.location)
         left = cap - spent
-        if left <= 0:
+        if left <= 0 and spent > 0:  # a cap of 0 still lets free models answer
             raise DailyCapReached(
                 f"{backend.location}: not synced ({options.trigger}): automatic syncs have spent "
                 f"${spent:.4f} of today's cap ${cap:.4f} (SHEETAI_AUTO_MAX_COST_USD_PER_DAY); "
