@@ -115,3 +115,17 @@ class Settings(BaseSettings):
     gemini_concurrency: int = Field(default=32, gt=0)
     gemini_timeout_seconds: float = Field(default=60.0, gt=0)
     gemini_max_retries: int = Field(default=6, ge=0)
+    # Syncs nobody pressed (issue 16). The service starts a sheet's sync on edit this long after
+    # the last edit request for it, so typing down a column or a paste is one sync, not many.
+    edit_quiet_seconds: float = Field(default=10.0, ge=0)
+    # Automatic syncs (on edit, on schedule, `sheetai watch`) of one workbook spend at most this
+    # many USD per UTC day, kept in <home>/daily_spend.sqlite3; then they are refused, with a
+    # message, until midnight UTC (None, in code: no cap). A person's run (CLI, Sync button) is
+    # neither capped nor counted.
+    auto_max_cost_usd_per_day: float | None = Field(default=1.0, ge=0)
+    # `sheetai watch`: a saved file is synced once it has not changed for this long (an editor
+    # writes a temp file and renames it; a script may write the file in several goes).
+    watch_settle_seconds: float = Field(default=1.0, ge=0)
+    # Poll the folder instead of asking the OS to report changes: for network drives and
+    # Docker volumes, where change notices do not arrive.
+    watch_force_polling: bool = False

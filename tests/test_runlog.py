@@ -48,3 +48,23 @@ def test_an_older_header_is_extended_and_the_rows_kept() -> None:
     assert backend.sheets[LOG_TAB][0] == LOG_HEADERS
     assert backend.sheets[LOG_TAB][1][:2] == ["2023-01-01 00:00:00", "sentiment"]
     assert backend.sheets[LOG_TAB][2][1] == "sentiment"
+
+
+def test_the_last_column_says_which_trigger_started_the_run() -> None:
+    assert LOG_HEADERS[-1] == "Trigger"
+    assert log_rows(_summary())[0][-1] == "cli"
+    assert log_rows(_summary(), trigger="edit")[0][-1] == "edit"
+
+
+def test_a_log_tab_written_before_the_trigger_column_keeps_working() -> None:
+    before = LOG_HEADERS[: LOG_HEADERS.index("Trigger")]
+    old_row = ["2025-01-01 00:00:00", "sentiment", "Feedback", "local", *[0] * (len(before) - 4)]
+    old = [before, old_row]
+    backend = MemoryBackend({LOG_TAB: [list(r) for r in old]})
+    book = Workbook(steps=[], grids={LOG_TAB: old}, titles=[LOG_TAB])
+    append_log(backend, book, _summary(), trigger="watch")
+    backend.commit()
+    tab = backend.sheets[LOG_TAB]
+    assert tab[0] == LOG_HEADERS
+    assert tab[1][: len(old_row)] == old_row and not any(tab[1][len(old_row) :])
+    assert dict(zip(LOG_HEADERS, tab[2], strict=True))["Trigger"] == "watch"

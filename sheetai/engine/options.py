@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from ..steps import Step
 from .summary import RunSummary, StepSummary
 
-__all__ = ["SyncOptions", "Listener"]
+__all__ = ["SyncOptions", "Listener", "AUTOMATIC_TRIGGERS"]
+
+#: Triggers nobody pressed: their syncs spend from ``Settings.auto_max_cost_usd_per_day``.
+AUTOMATIC_TRIGGERS = frozenset({"edit", "schedule", "watch", "excel-edit"})
 
 
 @dataclass
@@ -30,6 +33,10 @@ class SyncOptions:
     output_tpm: int | None = None
     concurrency: int | None = None
     relearn: bool = False  # re-answer stale rows of paid models with what they learnt since
+    # What started the run, for the log tab's Trigger column: "cli", "button", "edit",
+    # "schedule", "watch", "excel-button", "excel-edit". Automatic ones (AUTOMATIC_TRIGGERS)
+    # spend from a per-day cap (engine/daily_cap.py).
+    trigger: str = "cli"
 
 
 class Listener:

@@ -40,11 +40,14 @@ LOG_HEADERS = [
     "Standing flags",
     "Model load (s)",
     "Stale",
+    "Trigger",
 ]
 
 
-def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]]:
-    """Rows to append to the log tab for ``summary``."""
+def log_rows(
+    summary: RunSummary, now: datetime | None = None, trigger: str = "cli"
+) -> list[list[Any]]:
+    """Rows to append to the log tab for ``summary``; ``trigger`` is what started the run."""
     when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
     return [
         [
@@ -71,6 +74,7 @@ def log_rows(summary: RunSummary, now: datetime | None = None) -> list[list[Any]
             s.flagged_total,
             round(s.load_seconds, 2),
             s.stale,
+            trigger,
         ]
         for s in summary.steps
     ]
@@ -84,7 +88,7 @@ def header_outdated(header: list[Any]) -> bool:
     return len(names) < len(LOG_HEADERS) and names == LOG_HEADERS[: len(names)]
 
 
-def append_log(backend: Backend, book: Workbook, summary: RunSummary) -> None:
+def append_log(backend: Backend, book: Workbook, summary: RunSummary, trigger: str = "cli") -> None:
     """Append the run's rows to the log tab, creating it (or updating its header) as needed."""
     grid = book.grids.get(LOG_TAB)
     if LOG_TAB not in book.titles:
@@ -94,7 +98,7 @@ def append_log(backend: Backend, book: Workbook, summary: RunSummary) -> None:
         # Room for the header, and for a timestamp in the first column.
         widths = {i: max(10, len(h) + 3) for i, h in enumerate(LOG_HEADERS, start=1)}
         backend.set_column_widths(LOG_TAB, {**widths, 1: 20})
-    rows = log_rows(summary)
+    rows = log_rows(summary, trigger=trigger)
     blocks = []
     if not grid:
         rows = [LOG_HEADERS, *rows]

@@ -172,5 +172,5 @@ def _finish(run: Run, out: WriteBack, started: float) -> None:
     if not (wrote or out.writer.pending):
         return
     if wrote or summary.status != "done":
-        append_log(run.backend, run.book, summary)
+        append_log(run.backend, run.book, summary, run.options.trigger)
     out.commit()

@@ -2,10 +2,13 @@
 
 Endpoints (every ``/v1`` request authenticated, see :mod:`sheetai.service.auth`):
 
-* ``POST /v1/sync`` ``{"spreadsheet_id", "step", "force"}`` → 202 ``{"job_id", "status"}``
-* ``GET /v1/jobs/{id}`` → ``{"job_id", "status", "progress", "summary", "error"}``
+* ``POST /v1/sync`` ``{"spreadsheet_id", "step", "force", "trigger", "nonce"}`` → 202 ``{"job_id",
+  "status"}``; ``trigger`` is ``"button"`` (default), ``"edit"`` (starts after a quiet period,
+  see :class:`~.jobs.JobRunner`) or ``"schedule"``
+* ``GET /v1/jobs/{id}`` → ``{"job_id", "status", "progress", "summary", "error", "trigger"}``
 * ``POST /v1/classify`` ``{"items": [...]}`` → ``{"results": [...]}`` in the same order
-* ``POST /v1/excel/sync`` (bearer only) → ``{"summary", "new_sheets", "writes"}``
+* ``POST /v1/excel/sync`` (bearer only; ``"trigger"``: ``"button"`` or ``"edit"``) →
+  ``{"summary", "new_sheets", "writes"}``
 * ``GET /healthz`` (alive) and ``GET /readyz`` (job store, workers and scheduler up), no auth.
 
 Errors are ``{"detail": "readable text"}``; a config error in an Excel sync is
@@ -20,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import starlette
 from fastapi import FastAPI, HTTPException, Request
@@ -33,7 +36,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..cache import ResultCache
 from ..classify import ClassifyItem, classify_items
-from ..engine.sync import Listener, SyncOptions, sync
+from ..engine.daily_cap import capped_sync
+from ..engine.sync import Listener, SyncOptions
 from ..errors import ConfigError, SheetAIError
 from ..settings import Settings
 from .auth import MISSING_CREDENTIALS, Authenticator, AuthError, Principal
@@ -53,6 +57,11 @@ class SyncRequest(BaseModel):
     spreadsheet_id: str
     step: str | None = None
     force: bool = False
+    # What asked: a click, an edit (coalesced, see JobRunner) or a scheduler of the caller's.
+    trigger: Literal["button", "edit", "schedule"] = "button"
+    # Unused by the service: two edit requests in one second would sign the same, and the
+    # replay log refuses a signature it has seen; a fresh nonce makes each request its own.
+    nonce: str | None = None
 
 
 class ClassifyRequest(BaseModel):
@@ -66,7 +75,8 @@ def google_sync(settings: Settings) -> SyncFn:
         from ..backends.google import GoogleSheetsBackend
 
         with GoogleSheetsBackend(job.sheet, settings) as backend:
-            summary = sync(backend, settings, SyncOptions(step=job.step, force=job.force), listener)
+            options = SyncOptions(step=job.step, force=job.force, trigger=job.origin)
+            summary = capped_sync(backend, settings, options, listener)
         return summary.to_json()
 
     return run
@@ -82,7 +92,9 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = JobStore(home / "service.sqlite3")
-        runner = JobRunner(store, run_sync or google_sync(settings))
+        runner = JobRunner(
+            store, run_sync or google_sync(settings), quiet_seconds=settings.edit_quiet_seconds
+        )
         entries = load_schedule(settings.schedule_file or home / "schedule.json")
         scheduler = NightlyScheduler(
             entries, lambda sheet, step: runner.submit(sheet, step, False, "schedule")
@@ -158,7 +170,7 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
             raise HTTPException(403, "this sheet's signature cannot start a sync of another sheet.")
         if not _SHEET_ID.match(sheet):
             raise HTTPException(400, f"'{sheet}' is not a Google Sheets spreadsheet id.")
-        job = state["runner"].submit(sheet, wanted.step, wanted.force)
+        job = state["runner"].submit(sheet, wanted.step, wanted.force, wanted.trigger)
         return {"job_id": job.id, "status": job.status}
 
     @app.get("/v1/jobs/{job_id}")

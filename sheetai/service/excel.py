@@ -8,14 +8,15 @@ answer lists the sheets to create and the rectangles to write, each cell once.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ..a1 import range_address
 from ..backends.blocks import merge_blocks
 from ..backends.memory import MemoryBackend
-from ..engine.sync import SyncOptions, sync
+from ..engine.daily_cap import capped_sync
+from ..engine.sync import SyncOptions
 from ..settings import Settings
 from ..state import STATE_TAB
 
@@ -28,6 +29,9 @@ class ExcelSyncRequest(BaseModel):
     sheets: dict[str, list[list[Any]]]
     step: str | None = None
     force: bool = False
+    # "edit": the add-in's "Sync automatically" (it debounces edits itself); logged as
+    # "excel-edit" and capped per day like every automatic sync.
+    trigger: Literal["button", "edit"] = "button"
 
 
 def _cell_in(value: Any) -> Any:
@@ -46,7 +50,9 @@ def excel_sync(request: ExcelSyncRequest, settings: Settings) -> dict[str, Any]:
         name: [[_cell_in(v) for v in row] for row in rows] for name, rows in request.sheets.items()
     }
     backend = MemoryBackend(sheets, hidden=[STATE_TAB] if STATE_TAB in sheets else [])
-    summary = sync(backend, settings, SyncOptions(step=request.step, force=request.force))
+    options = SyncOptions(step=request.step, force=request.force,
+                          trigger=f"excel-{request.trigger}")  # fmt: skip
+    summary = capped_sync(backend, settings, options)
     writes = []
     # Later commits win: the state tab is rewritten each time.
     for block in merge_blocks(backend.committed):

@@ -1,7 +1,9 @@
 """Sync jobs: kept in SQLite under ``SHEETAI_HOME``, run by worker threads, one per sheet at a time.
 
-A job is ``queued``, ``running``, ``done`` or ``failed``. Asking to sync a sheet that already
-has a queued or running job returns that job, so a sheet is never synced by two jobs at once.
+A job is ``queued``, ``running``, ``done`` or ``failed``; its origin is the trigger that asked
+for it (``button``, ``edit``, ``schedule``). A sheet is never synced by two jobs at once and
+has at most one job waiting: requests for it join that job (see :class:`JobRunner`), and an
+edit waits for a quiet period, so a burst of edits is one sync and one more after a running one.
 Jobs left ``queued`` or ``running`` by a stopped or killed service are queued again when it
 starts: the sync engine's state tab makes the rerun do only the rows not yet saved.
 """
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 import traceback
@@ -45,7 +46,7 @@ class Job:
     progress: dict[str, Any] = field(default_factory=lambda: {"step": None, "done": 0, "total": 0})
     summary: dict[str, Any] | None = None
     error: str | None = None
-    origin: str = "api"
+    origin: str = "button"  # the trigger: "button", "edit", "schedule"
     created: float = 0.0
     updated: float = 0.0
 
@@ -58,6 +59,7 @@ class Job:
             "progress": self.progress,
             "summary": self.summary,
             "error": self.error,
+            "trigger": self.origin,
         }
 
 
@@ -90,12 +92,6 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         rows = self._select("WHERE id = ?", (job_id,))
-        return rows[0] if rows else None
-
-    def active_for(self, sheet: str) -> Job | None:
-        rows = self._select(
-            "WHERE sheet = ? AND status IN ('queued', 'running') ORDER BY created", (sheet,)
-        )
         return rows[0] if rows else None
 
     def for_sheet(self, sheet: str) -> list[Job]:
@@ -179,38 +175,68 @@ SyncFn = Callable[[Job, Listener], dict[str, Any]]
 
 
 class JobRunner:
-    """Worker threads that take queued jobs and run them with ``run_sync``."""
+    """Worker threads that run queued jobs with ``run_sync``, never two of one sheet at once.
 
-    def __init__(self, store: JobStore, run_sync: SyncFn, workers: int = 2) -> None:
+    A job may start once its due time has passed and no job of its sheet is running. A click
+    (origin ``button``, ``schedule``) is due at once; an edit (origin ``edit``) is due
+    ``quiet_seconds`` after the last edit request for its sheet, so a burst of edits is one sync.
+    Each sheet has at most one job waiting to start: later requests join it, so a request made
+    while the sheet syncs makes exactly one more run after it.
+    """
+
+    def __init__(
+        self, store: JobStore, run_sync: SyncFn, workers: int = 2, quiet_seconds: float = 10.0
+    ) -> None:
         self.store = store
         self.run_sync = run_sync
         self.workers = workers
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._lock = threading.Lock()
+        self.quiet_seconds = quiet_seconds
+        self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._due: dict[str, tuple[float, str]] = {}  # waiting job id -> (monotonic due, sheet)
+        self._waiting: dict[str, str] = {}  # sheet -> its job waiting to start
+        self._running: dict[str, str] = {}  # sheet -> its job running now
 
     def start(self) -> list[Job]:
         """Queue the jobs a previous run left unfinished, then start the workers."""
         resumed = self.store.unfinished()
-        for job in resumed:
-            self.store.update(job.id, status="queued")
-            self._queue.put(job.id)
-            log.info("job resumed", extra={"job_id": job.id, "sheet": job.sheet})
+        with self._cond:
+            for job in resumed:
+                self.store.update(job.id, status="queued")
+                self._wait(job, time.monotonic())
+                log.info("job resumed", extra={"job_id": job.id, "sheet": job.sheet})
         for i in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"sheetai-job-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return resumed
 
-    def submit(self, sheet: str, step: str | None, force: bool, origin: str = "api") -> Job:
-        """Queue a sync of ``sheet``, or return the job already queued or running for it."""
-        with self._lock:
-            existing = self.store.active_for(sheet)
-            if existing is not None:
-                return existing
+    def submit(self, sheet: str, step: str | None, force: bool, origin: str = "button") -> Job:
+        """Queue a sync of ``sheet`` and return the job that will answer this request.
+
+        That is the sheet's job waiting to start if there is one (an edit pushes its start back
+        to a quiet period from now, a click brings it forward to now); else, for a click, the
+        job running now; else a new job.
+        """
+        now = time.monotonic()
+        with self._cond:
+            waiting = self._waiting.get(sheet)
+            if waiting is not None:
+                due, _ = self._due[waiting]
+                if origin != "edit":
+                    due = min(due, now)
+                elif self.store.get(waiting).origin == "edit":  # type: ignore[union-attr]
+                    due = max(due, now + self.quiet_seconds)
+                self._due[waiting] = (due, sheet)
+                self._cond.notify_all()
+                return self.store.get(waiting)  # type: ignore[return-value]
+            running = self._running.get(sheet)
+            if running is not None and origin != "edit":
+                return self.store.get(running)  # type: ignore[return-value]
             job = self.store.create(sheet, step, force, origin)
-        self._queue.put(job.id)
+            self._wait(job, now + (self.quiet_seconds if origin == "edit" else 0.0))
+            self._cond.notify_all()
         log.info("job queued", extra={"job_id": job.id, "sheet": sheet, "origin": origin})
         return job
 
@@ -220,24 +246,53 @@ class JobRunner:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking jobs; a sync in progress is left to finish or to resume at next start."""
         self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout=timeout)
 
+    def _wait(self, job: Job, due: float) -> None:
+        self._due[job.id] = (due, job.sheet)
+        self._waiting[job.sheet] = job.id
+
     def _work(self) -> None:
-        while not self._stop.is_set():
+        while True:
+            job = self._take()
+            if job is None:
+                return
             try:
-                job_id = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            job = self.store.get(job_id)
-            if job is None or job.status not in ("queued", "running"):
-                continue
-            self._run(job)
+                self._run(job)
+            finally:
+                with self._cond:
+                    del self._running[job.sheet]
+                    self._cond.notify_all()
+
+    def _take(self) -> Job | None:
+        """The next job that may start (marked running), or None once stopped."""
+        with self._cond:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                free = [(due, i) for i, (due, s) in self._due.items() if s not in self._running]
+                ready = [(due, i) for due, i in free if due <= now]
+                if not ready:
+                    self._cond.wait(min([due - now for due, _ in free] + [0.5]))
+                    continue
+                _, job_id = min(ready)
+                _, sheet = self._due.pop(job_id)
+                if self._waiting.get(sheet) == job_id:
+                    del self._waiting[sheet]
+                job = self.store.get(job_id)
+                if job is None or job.status not in ("queued", "running"):
+                    continue
+                self._running[sheet] = job_id
+                self.store.update(job_id, status="running")
+                job.status = "running"
+                return job
+        return None
 
     def _run(self, job: Job) -> None:
-        self.store.update(job.id, status="running")
         started = time.monotonic()
-        log.info("job started", extra={"job_id": job.id, "sheet": job.sheet})
+        log.info("job started", extra={"job_id": job.id, "sheet": job.sheet, "origin": job.origin})
         try:
             summary = self.run_sync(job, JobListener(self.store, job.id))
         except SheetAIError as error:

@@ -7,8 +7,10 @@ The file (``SHEETAI_SCHEDULE_FILE``, default ``<SHEETAI_HOME>/schedule.json``)::
       {"sheet": "<id>", "cron": "30 6 * * 1-5", "step": "sentiment"}
     ]
 
-A scheduled sync is an ordinary job: if the sheet is already syncing, it joins that job. A
-refresh of an unchanged sheet reads it twice and makes no model call and no write.
+A scheduled sync is an ordinary job (origin and log trigger ``schedule``): if the sheet is
+already syncing, it joins that job; like every automatic sync it spends from the per-day cap
+(``SHEETAI_AUTO_MAX_COST_USD_PER_DAY``). A refresh of an unchanged sheet reads it twice and
+makes no model call and no write.
 """
 
 from __future__ import annotations
