@@ -280,9 +280,15 @@ function writeMarks_(sheet, cells, text) {
 // The request
 // ---------------------------------------------------------------------------------------------
 
-/** The exact JSON body of POST /v1/sync for an edit. */
+/**
+ * The JSON body of POST /v1/sync for an edit. The nonce makes every body unique: two users'
+ * triggers asking in the same second would otherwise sign the same bytes, and the service
+ * refuses the second as a replay.
+ */
 function editSyncBody_(sheetId) {
-  return { spreadsheet_id: sheetId, step: null, force: false, trigger: 'edit' };
+  return {
+    spreadsheet_id: sheetId, step: null, force: false, trigger: 'edit', nonce: Utilities.getUuid()
+  };
 }
 
 /**

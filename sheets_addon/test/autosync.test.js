@@ -115,8 +115,8 @@ test('a typed input marks the row PENDING for every step reading it and sends on
   const [request] = state.requests;
   assert.equal(request.url, `${URL_}/v1/sync`);
   assert.equal(request.method, 'post');
-  assert.equal(request.payload,
-    `{"spreadsheet_id":"${SHEET_ID}","step":null,"force":false,"trigger":"edit"}`);
+  assert.match(request.payload, new RegExp(
+    `^\\{"spreadsheet_id":"${SHEET_ID}","step":null,"force":false,"trigger":"edit","nonce":"[0-9a-f-]{36}"\\}$`));
   assertSigned(assert, request, { secret: SECRET, sheetId: SHEET_ID, nowMs: state.clock.now });
   assert.equal(state.alerts.length + state.toasts.length, 0, 'a trigger shows no UI');
 });
@@ -224,6 +224,7 @@ test('INSERT_ROW marks the inserted rows that have inputs and sends one request'
   assert.deepEqual(flags(state, 'Feedback', K), ['', 'PENDING', '', '', '', '']);
   assert.equal(state.requests.length, 1);
   assert.equal(JSON.parse(state.requests[0].payload).trigger, 'edit');
+  assert.match(JSON.parse(state.requests[0].payload).nonce, /^[0-9a-f-]{36}$/);
 });
 
 test('empty inserted rows, and change events other than INSERT_ROW, ask for nothing', () => {

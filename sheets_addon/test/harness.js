@@ -40,6 +40,9 @@ function makeUtilities(clock) {
   };
   return {
     Charset,
+    getUuid() {
+      return crypto.randomUUID();
+    },
     sleep(ms) {
       clock.sleeps.push(ms);
       clock.now += ms;
