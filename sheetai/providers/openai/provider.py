@@ -313,7 +313,7 @@ class OpenAIProvider(BatchProvider):
     @property
     def cache(self) -> ResultCache:
         if self._cache is None:
-            self._cache = ResultCache.in_home(self.settings.home)
+            self._cache = ResultCache.for_settings(self.settings)
         return self._cache
 
     def _keys(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, str]:
