@@ -3,6 +3,7 @@
 Each "replica" below is its own store object (its own connection or pool) on one database.
 """
 
+# ruff: noqa: F811  (the PostgreSQL fixtures are imported from tests/postgres.py)
 from __future__ import annotations
 
 import sqlite3
@@ -156,7 +157,7 @@ def test_the_store_setting_names_sqlite_or_postgresql(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_a_lost_database_is_an_error_not_a_hang(postgres_url: str) -> None:  # noqa: F811
+def test_a_lost_database_is_an_error_not_a_hang(postgres_url: str) -> None:
     store = PostgresStore(postgres_url.rsplit(":", 1)[0] + ":1/nowhere", timeout=1)
     started = time.monotonic()
     with pytest.raises(StoreUnavailable, match="unreachable"):

@@ -163,10 +163,13 @@ class JobRunner:
             )
             log.error("job crashed", extra={"job_id": job.id, "trace": traceback.format_exc()})
             return
+        ended = time.time()  # before the job is marked done: no other run of its sheet yet
         self._finish(job, status="done", summary=summary)
         log.info(
-            "job done", extra={"job_id": job.id, "seconds": round(time.monotonic() - started, 2)}
-        )
+            "job done",
+            extra={"job_id": job.id, "seconds": round(time.monotonic() - started, 2),
+                   "ended": ended},
+        )  # fmt: skip
 
     def _finish(self, job: Job, **fields: Any) -> None:
         """Record the outcome, waiting for the database if it is away (until stopped)."""

@@ -171,6 +171,13 @@ class NightlyScheduler:
             for i, entry in enumerate(self.entries)
         ]
 
+    def fire(self, now: datetime | None = None) -> None:
+        """Fire every entry as its timer would at ``now``: for the latest cron time before it,
+        which one replica claims (a test, or an operator's nudge, without waiting)."""
+        for entry in self.entries:
+            moment = now or datetime.now(self._scheduler.timezone)
+            self._fire(entry, at=entry.last_fire(moment))
+
     def run_now(self) -> None:
         """Fire every entry now (once), as if its time had come."""
         now = datetime.now(self._scheduler.timezone)
