@@ -28,6 +28,9 @@ from ..base import (
     RunOptions,
 )
 from ..llm.prompt import messages, prompt_fingerprint, system_prompt
+from ..llm.rows import copy_result as _copy
+from ..llm.rows import from_cache as _from_cache
+from ..llm.rows import to_cache as _to_cache
 from ..llm.schema import AnswerSpec, answer_spec
 from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
@@ -321,33 +324,3 @@ class OpenAIProvider(BatchProvider):
 
 def _expected_out(step: Step, spec: AnswerSpec) -> int:
     return _EXPECTED_OUT[step.task] + (12 * len(spec.fields))
-
-
-def _to_cache(result: RowResult) -> dict[str, Any]:
-    return {
-        "values": result.values,
-        "reasoning": result.reasoning,
-        "confidence": result.confidence,
-    }
-
-
-def _from_cache(key: str, found: Mapping[str, Any], spec: AnswerSpec) -> RowResult:
-    return RowResult(
-        key=key,
-        values=spec.from_cache(list(found.get("values") or [])),
-        reasoning=str(found.get("reasoning") or ""),
-        confidence=found.get("confidence"),
-        cached=True,
-    )
-
-
-def _copy(result: RowResult, key: str) -> RowResult:
-    return RowResult(
-        key=key,
-        values=list(result.values),
-        reasoning=result.reasoning,
-        confidence=result.confidence,
-        status=result.status,
-        error=result.error,
-        cached=True,
-    )
