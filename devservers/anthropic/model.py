@@ -131,6 +131,8 @@ class FakeClaudeModel:
                 "requests_by_path": dict(self.by_path),
                 "responses_by_status": {str(k): v for k, v in self.by_status.items()},
                 "rate_limited": self.rate_limited,
+                "output_tokens": sum(u["output_tokens"] for u in self.usages),
+                "answered": len(self.usages),
             }
 
     def count(self, path: str, status: int) -> None:

@@ -57,6 +57,8 @@ def _options(settings: Settings) -> dict[str, Any]:
         "api_key": api_key(settings),
         "max_retries": 0,
         "timeout": settings.anthropic_timeout_seconds,
+        # No tracing spans: they cost client CPU on every request and nobody reads them here.
+        "open_telemetry": False,
     }
     if settings.anthropic_base_url:
         options["base_url"] = settings.anthropic_base_url

@@ -105,6 +105,9 @@ class _Bucket:
         self.set_limit(per_minute)
         self.level = self.capacity
         self.stamp = now
+        # Output tokens a request held at its start and gave back unused (Throttle.settle_output):
+        # kept apart from the level, so that they never stop it refilling while they wait.
+        self.returned = 0.0
 
     def set_limit(self, per_minute: float) -> None:
         self.per_minute = per_minute
@@ -115,10 +118,17 @@ class _Bucket:
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
         self.stamp = now
 
+    def take(self, amount: float) -> None:
+        """Count a request: tokens given back (``returned``) go first."""
+        first = min(self.returned, amount)
+        self.returned -= first
+        self.level -= amount - first
+
     def wait(self, amount: float) -> float:
         """Seconds until ``amount`` may be taken (an oversized request waits for a full bucket)."""
         need = min(amount, self.capacity)
-        return 0.0 if self.level >= need else (need - self.level) / self.rate
+        have = self.level + self.returned
+        return 0.0 if have >= need else (need - have) / self.rate
 
 
 class Throttle:
@@ -207,12 +217,9 @@ class Throttle:
                 wait = max(wait, self._min_sleep)
                 self.waited_s += wait
                 await self._sleep(wait)
-            if self.requests is not None:
-                self.requests.level -= 1
-            if self.tokens is not None:
-                self.tokens.level -= tokens
-            if self.output is not None:
-                self.output.level -= output_tokens
+            for bucket, amount in buckets:
+                if bucket is not None:
+                    bucket.take(amount)
             if self._started is None:
                 self._started = now
             self._sent.append((now, tokens))
@@ -233,14 +240,13 @@ class Throttle:
         for bucket in (self.requests, self.tokens, self.output):
             if bucket is not None:
                 bucket.refill(now)
-                bucket.level = min(bucket.level, 0.0)
+                bucket.level, bucket.returned = min(bucket.level, 0.0), 0.0
 
     def settle_output(self, reserved: int, used: int) -> None:
         """Give back the output tokens a request held (its ``max_tokens``) but did not write."""
         bucket = self.output
         if bucket is not None and reserved > used:
-            bucket.refill(self.clock())
-            bucket.level = min(bucket.capacity, bucket.level + reserved - used)
+            bucket.returned += reserved - used
 
     def learn(self, headers: Mapping[str, str]) -> None:
         """Adopt the limits the server names, else infer them from what it says remains.
