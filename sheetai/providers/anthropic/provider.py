@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ...cache import ResultCache, cache_key
+from ...cache import cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step, Task
@@ -25,8 +25,8 @@ from ..base import (
     RowResult,
     RunOptions,
 )
+from ..llm.answers import AnswerStore, fan_out, stats_summary
 from ..llm.prompt import prompt_fingerprint, system_prompt
-from ..llm.rows import copy_result, from_cache, to_cache
 from ..llm.schema import answer_spec
 from ..prices import Usage, cost_usd, load_file, price_for
 from ..routing import route
@@ -55,7 +55,7 @@ class AnthropicProvider(BatchProvider):
         self.price_known = self.price is not None
         self.method = output_method(self.api_model)
         self.stats = RunStats()
-        self._cache: ResultCache | None = None
+        self.answers = AnswerStore(settings.home)
 
     # -- the interface
 
@@ -76,9 +76,8 @@ class AnthropicProvider(BatchProvider):
 
     def estimate(self, step: Step, rows: Sequence[RowInput]) -> Estimate:
         shape = self.shape(step)
-        keys = self._keys(shape, rows)
-        known = self.cache.get_many(set(keys.values()))
-        usages = [self._expected(shape, r) for r in rows if keys[r.key] not in known]
+        todo = self.answers.split(rows, self._keys(shape, rows), shape.spec).todo.values()
+        usages = [self._expected(shape, group[0]) for group in todo]
         tokens = sum(u.input_tokens + u.output_tokens for u in usages)
         return Estimate(tokens, sum(cost_usd(self.price, u) or 0.0 for u in usages))
 
@@ -91,25 +90,16 @@ class AnthropicProvider(BatchProvider):
     ) -> Iterator[RowResult]:
         self.check(step)
         shape = self.shape(step)
-        keys = self._keys(shape, rows)
-        known = self.cache.get_many(set(keys.values()))
-        jobs: dict[str, Job] = {}
-        for row in rows:
-            found = known.get(keys[row.key])
-            if found is not None:
-                yield from_cache(row.key, found, shape.spec)
-            elif keys[row.key] in jobs:
-                jobs[keys[row.key]].keys.append(row.key)
-            else:
-                jobs[keys[row.key]] = Job([row.key], row.text)
-        if not jobs:
+        split = self.answers.split(rows, self._keys(shape, rows), shape.spec)
+        yield from split.cached
+        if not split.todo:
             return
-        by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
+        jobs = [Job([r.key for r in group], group[0].text) for group in split.todo.values()]
+        cache_keys = {group[0].key: ck for ck, group in split.todo.items()}
 
         def keep(result: RowResult) -> None:
             # In the cache before anyone sees it: a kill after it arrived never pays again.
-            if result.status == "ok":
-                self.cache.put(by_first[result.key][0], to_cache(result))
+            self.answers.keep(cache_keys[result.key], result)
 
         settings = self.settings
         workers = options.concurrency or settings.anthropic_concurrency
@@ -129,25 +119,14 @@ class AnthropicProvider(BatchProvider):
             stats=self.stats,
             keep=keep,
         )
-        for result in runner.results(list(jobs.values())):
-            yield result
-            for other in by_first[result.key][1].keys[1:]:
-                yield copy_result(result, other)
+        yield from fan_out(runner.results(jobs), {job.keys[0]: job.keys for job in jobs})
 
     def take_stats(self) -> dict[str, Any]:
         stats, self.stats = self.stats, RunStats()
-        return {
-            "requests": stats.requests,
-            "retries": stats.retries,
-            "rate_limited": stats.rate_limited,
-            "reasked": stats.reasked,
-            "response_format": stats.response_format,
-        }
+        return stats_summary(stats)
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        self.answers.close()
 
     # -- Message Batches
 
@@ -166,12 +145,10 @@ class AnthropicProvider(BatchProvider):
         """
         self.check(step)
         shape = self.shape(step)
-        keys = self._keys(shape, rows)
-        known = self.cache.get_many(set(keys.values()))
-        cached = [
-            from_cache(r.key, known[keys[r.key]], shape.spec) for r in rows if keys[r.key] in known
-        ]
-        todo = [r for r in rows if keys[r.key] not in known]
+        split = self.answers.split(rows, self._keys(shape, rows), shape.spec)
+        cached = split.cached
+        answered = {r.key for r in cached}
+        todo = [r for r in rows if r.key not in answered]
         costs = [cost_usd(self.price, self._expected(shape, r), batch=True) or 0.0 for r in todo]
         held = budget.reserve_leading(costs) if budget is not None else len(todo)
         capped = ""
@@ -224,21 +201,10 @@ class AnthropicProvider(BatchProvider):
             ) from error
         finally:
             client.close()
-        keys = self._keys(shape, list(rows.values()))
-        fresh = {
-            keys[r.key]: to_cache(r) for r in outcome.results if r.status == "ok" and r.key in keys
-        }
-        if fresh:
-            self.cache.put_many(fresh)
+        self.answers.keep_many(outcome.results, self._keys(shape, list(rows.values())))
         return outcome
 
     # -- helpers
-
-    @property
-    def cache(self) -> ResultCache:
-        if self._cache is None:
-            self._cache = ResultCache.in_home(self.settings.home)
-        return self._cache
 
     def _keys(self, shape: Shape, rows: Sequence[RowInput]) -> dict[str, str]:
         prompt = prompt_fingerprint(self.api_model, shape.system, shape.spec.json_schema())

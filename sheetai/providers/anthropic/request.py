@@ -20,6 +20,7 @@ import anthropic
 import httpx2
 
 from ...backoff import Backoff, retry_after
+from ..llm.answers import Drained, Fatal
 from ..llm.throttle import Throttle
 from .client import KEY_VARIABLE, URL_VARIABLE
 from .shapes import Shape
@@ -29,14 +30,6 @@ __all__ = ["BACKOFF", "Drained", "Fatal", "RunStats", "Sender", "prompt_tokens"]
 # Waits without a retry-after: ~0.5, 1, 2 ... s, at most 20 s; a retry-after up to 120 s.
 BACKOFF = Backoff(base=0.5, cap=20.0, max_wait=120.0)
 _RETRIED = {408: "request timeout (408)", 409: "conflict (409)", 529: "overloaded (529)"}
-
-
-class Fatal(Exception):
-    """The whole step cannot go on (bad key, unknown model, no server)."""
-
-
-class Drained(Exception):
-    """The caller stopped: a request not yet sent is not sent."""
 
 
 @dataclass

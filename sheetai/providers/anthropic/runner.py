@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from ...errors import ProviderError
 from ..base import Budget, RowResult
-from ..llm.bridge import stream
+from ..llm.bridge import run_all, stream
 from ..llm.throttle import Throttle
 from ..prices import Price, Usage, cost_usd
 from .answers import Reply, read_reply
@@ -84,13 +84,7 @@ class Runner:
                 asyncio.create_task(self._worker(sender, learned, client, feed, out, index == 0))
                 for index in range(count)
             ]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            await run_all(workers)
         finally:
             await client.close()
 
