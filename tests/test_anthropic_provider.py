@@ -231,3 +231,33 @@ def _step():
         name="s", sheet="S", inputs=["Review"], task=Task.CLASSIFY, instructions="",
         labels=parse_labels(labels), labels_text=labels, output="O", model=MODEL,
     )  # fmt: skip
+
+
+def test_an_unreachable_server_stops_the_step_naming_the_setting(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    path = book(tmp_path, ["x"])
+    settings = Settings(anthropic_base_url=f"http://127.0.0.1:{port}", anthropic_api_key="k")
+    with pytest.raises(ProviderError, match="ANTHROPIC_BASE_URL"):
+        run(path, settings)
+
+
+def test_cli_run_with_limits_by_hand(tmp_path, server, monkeypatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from sheetai.cli.app import app
+
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    path = book(tmp_path, ["so Positive", "very Negative"])
+    argv = ["run", str(path), "--json", "--yes", "--rpm", "600", "--tpm", "100000"]
+    result = CliRunner().invoke(app, [*argv, "--output-tpm", "20000", "--concurrency", "2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["requests"] == 2 and data["cost_usd"] > 0
+    assert column(read_sheet(path), "Sentiment") == ["Positive", "Negative"]
