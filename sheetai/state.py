@@ -181,14 +181,16 @@ class StateStore:
             rows_before = self.rows_on_sheet
             grid = self.to_grid()
             self.rows_on_sheet = rows_before
-            at = {(str(row[0]), str(row[1])): i for i, row in enumerate(grid) if i >= 2 and row[0]}
-            return StateWrite([(1, grid)], at, grid)
+            placed = {(str(r[0]), str(r[1])): i for i, r in enumerate(grid) if i >= 2 and r[0]}
+            return StateWrite([(1, grid)], placed, grid)
         extras = json.dumps(self.extras, sort_keys=True) if self.extras else ""
-        head = [
+        head: list[list[Any]] = [
             [_MARKER, extras, *[""] * (self.width - 2)],
             [*STATE_HEADERS, _TAUGHT][: self.width],
         ]
-        rows = {i: row for i, row in enumerate(head) if i >= len(sheet) or not _same(sheet[i], row)}
+        rows: dict[int, list[Any]] = {
+            i: row for i, row in enumerate(head) if i >= len(sheet) or not _same(sheet[i], row)
+        }
         at: dict[tuple[str, str], int] = {}
         end = len(sheet)
         for key, record in records.items():

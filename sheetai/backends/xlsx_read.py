@@ -81,7 +81,7 @@ class _Reader:
         self._cell_class = ReadOnlyCell
         self._strings = sheet._shared_strings
         self._dates = book._date_formats
-        self._timedeltas = getattr(book, "_timedelta_formats", set())
+        self._timedeltas: set[int] = getattr(book, "_timedelta_formats", set())
         self._epoch = book.epoch
         self._codes: dict[int, str] = {}
         self._columns: dict[str, int] = {}
