@@ -113,7 +113,7 @@ def _run_step(
     out.headers(step, cols)
     collected = StepSummary(step=step.name, sheet=step.sheet, model=step.model)
     batches.collect(step, grid, cols, collected)
-    plan = run.plan(step, grid, cols)
+    plan = run.step_plan(step, grid, cols)
     summary = from_plan(step, plan)
     note_relearning(summary, step, run.relearning.get(norm_header(step.name)), False)
     add_counts(summary, collected)
@@ -173,4 +173,13 @@ def _finish(run: Run, out: WriteBack, started: float) -> None:
         return
     if wrote or summary.status != "done":
         append_log(run.backend, run.book, summary, run.options.trigger)
-    out.commit()
+    saving = time.monotonic()
+    try:
+        out.commit()
+    finally:
+        # The final save is part of the run: its time counts in the run's seconds and in the
+        # rows/s of the last step that wrote (its rows are the ones it saves).
+        summary.seconds = time.monotonic() - started
+        writers = [s for s in summary.steps if s.processed or s.failed or s.reflagged]
+        if writers:
+            writers[-1].seconds += time.monotonic() - saving
