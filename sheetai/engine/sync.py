@@ -173,13 +173,9 @@ def _finish(run: Run, out: WriteBack, started: float) -> None:
         return
     if wrote or summary.status != "done":
         append_log(run.backend, run.book, summary, run.options.trigger)
-    saving = time.monotonic()
     try:
         out.commit()
     finally:
-        # The final save is part of the run: its time counts in the run's seconds and in the
-        # rows/s of the last step that wrote (its rows are the ones it saves).
+        # The final save is part of the run: its time counts in the run's seconds and rows/s.
+        # Steps keep the figures the run log (saved by this very save) shows for them.
         summary.seconds = time.monotonic() - started
-        writers = [s for s in summary.steps if s.processed or s.failed or s.reflagged]
-        if writers:
-            writers[-1].seconds += time.monotonic() - saving
