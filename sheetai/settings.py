@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     anthropic_concurrency: int = Field(default=32, gt=0)
     anthropic_timeout_seconds: float = Field(default=60.0, gt=0)
     anthropic_max_retries: int = Field(default=6, ge=0)
+    # max_tokens of every request (None: sized from the step: classify/score 200, extract 160 +
+    # 60 a field, generate 1024); Anthropic counts it against the output-token limit at the start
+    anthropic_max_tokens: int | None = Field(default=None, gt=0)
     # Google Gemini, through the official google-genai SDK.
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")

@@ -28,11 +28,22 @@ from .row_outputs import RowOutputs
 from .tabs import STATE_TAB
 from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 
-__all__ = ["STATE_TAB", "STATE_HEADERS", "StateRecord", "StateStore", "signature", "taught_digest"]
+__all__ = [
+    "STATE_TAB",
+    "STATE_HEADERS",
+    "StateRecord",
+    "StateStore",
+    "StateWrite",
+    "signature",
+    "taught_digest",
+]
 
 STATE_HEADERS = ["step", "fingerprint", "status", "outputs", "updated"]
 _TAUGHT = "taught"
 _MARKER = "sheetai state v1"
+# The tab is written whole again (sorted, no gaps) once blank rows outnumber this many plus the
+# records: gaps left by forgotten records cost nothing to read, but should not pile up.
+_GAPS_KEPT = 1_000
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -80,6 +91,16 @@ class StateRecord:
 
 
 @dataclass
+class StateWrite:
+    """What to write on the tab to make it hold the records: blocks of rows by first row
+    (1-based), and where each record then sits (row index, 0-based)."""
+
+    blocks: list[tuple[int, list[list[Any]]]]
+    at: dict[tuple[str, str], int]
+    sheet: list[list[Any]]
+
+
+@dataclass
 class StateStore:
     """All records, by step then fingerprint, plus free-form extras kept by providers."""
 
@@ -87,6 +108,10 @@ class StateStore:
     extras: dict[str, Any] = field(default_factory=dict)
     rows_on_sheet: int = 0
     width: int = len(STATE_HEADERS)
+    #: The tab as last read or saved (None: nothing known, write it whole), and the row index of
+    #: each record on it: only rows that differ are written (:meth:`changes`).
+    sheet: list[list[Any]] | None = field(default=None, repr=False)
+    at: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def for_step(self, step: str) -> dict[str, StateRecord]:
         return self.records.setdefault(step, {})
@@ -96,12 +121,13 @@ class StateStore:
         store = cls(rows_on_sheet=len(grid or []))
         if not grid:
             return store
+        store.sheet = grid
         header = [cell_text(v) for v in grid[0]]
         if header[:1] == [_MARKER] and len(header) > 1 and header[1]:
             store.extras = json.loads(header[1])
         if len(grid) > 1 and len(grid[1]) > 5 and cell_text(grid[1][5]) == _TAUGHT:
             store.width = 6
-        for row in grid[2:]:
+        for index, row in enumerate(grid[2:], start=2):
             cells = list(row) + [None] * (6 - len(row))
             if is_blank(cells[0]) or is_blank(cells[1]):
                 continue
@@ -120,6 +146,7 @@ class StateStore:
                 cell_text(cells[5]),
             )
             store.for_step(record.step)[record.fingerprint] = record
+            store.at[record.step, record.fingerprint] = index
         return store
 
     def to_grid(self) -> list[list[Any]]:
@@ -132,20 +159,101 @@ class StateStore:
             [_MARKER, extras, *[""] * (self.width - 2)],
             [*STATE_HEADERS, _TAUGHT][: self.width],
         ]
-        for record in records:
-            row = [
-                record.step,
-                record.fingerprint,
-                record.status,
-                json.dumps(_compact(record.outputs.all), ensure_ascii=False, default=str),
-                record.updated,
-                record.taught,
-            ]
-            grid.append(row[: self.width])
+        grid.extend(_cells(record)[: self.width] for record in records)
         while len(grid) < self.rows_on_sheet:
             grid.append([None] * self.width)
         self.rows_on_sheet = len(grid)
         return grid
+
+    def changes(self) -> StateWrite:
+        """The rows to write so the tab holds the records: only those that differ from it.
+
+        A changed record is rewritten in its row, a new one goes after the last row, a
+        forgotten one (and a duplicate or damaged row) is blanked. Nothing is remembered until
+        :meth:`written` says the rows were saved, so a failed save is written again next time.
+        The tab is written whole when nothing is known of it or gaps pile up.
+        """
+        records = {(r.step, r.fingerprint): r for by in self.records.values() for r in by.values()}
+        if any(r.taught for r in records.values()):
+            self.width = 6
+        sheet = self.sheet
+        if sheet is None or len(sheet) - 2 - len(records) > len(records) + _GAPS_KEPT:
+            rows_before = self.rows_on_sheet
+            grid = self.to_grid()
+            self.rows_on_sheet = rows_before
+            placed = {(str(r[0]), str(r[1])): i for i, r in enumerate(grid) if i >= 2 and r[0]}
+            return StateWrite([(1, grid)], placed, grid)
+        extras = json.dumps(self.extras, sort_keys=True) if self.extras else ""
+        head: list[list[Any]] = [
+            [_MARKER, extras, *[""] * (self.width - 2)],
+            [*STATE_HEADERS, _TAUGHT][: self.width],
+        ]
+        rows: dict[int, list[Any]] = {
+            i: row for i, row in enumerate(head) if i >= len(sheet) or not _same(sheet[i], row)
+        }
+        at: dict[tuple[str, str], int] = {}
+        end = len(sheet)
+        for key, record in records.items():
+            index = self.at.get(key)
+            cells = _cells(record)[: self.width]
+            if index is None:
+                index, end = end, end + 1
+                rows[index] = cells
+            elif not _same(sheet[index], cells):
+                rows[index] = cells
+            at[key] = index
+        kept = set(at.values())
+        for index in range(2, len(sheet)):
+            if index not in kept and not all(is_blank(v) for v in sheet[index]):
+                rows[index] = [None] * max(self.width, len(sheet[index]))
+        return StateWrite(_blocks(rows), at, sheet)
+
+    def written(self, write: StateWrite) -> None:
+        """The rows of ``write`` were saved: the tab now holds them."""
+        sheet = write.sheet
+        for first, rows in write.blocks:
+            for offset, cells in enumerate(rows):
+                index = first - 1 + offset
+                while len(sheet) <= index:
+                    sheet.append([])
+                sheet[index] = cells
+        self.sheet, self.at = sheet, write.at
+        self.rows_on_sheet = max(self.rows_on_sheet, len(sheet))
+
+
+def _cells(record: StateRecord) -> list[Any]:
+    """A record's row on the tab (its ``taught`` cell is cut off while the tab has none)."""
+    return [
+        record.step,
+        record.fingerprint,
+        record.status,
+        json.dumps(_compact(record.outputs.all), ensure_ascii=False, default=str),
+        record.updated,
+        record.taught,
+    ]
+
+
+def _same(old: list[Any], new: list[Any]) -> bool:
+    """Whether a row of the tab already shows ``new`` (a backend may give numbers for text)."""
+    for i, value in enumerate(new):
+        current = old[i] if i < len(old) else None
+        if current != value and cell_text(current) != cell_text(value):
+            return False
+    return all(is_blank(v) for v in old[len(new) :])
+
+
+def _blocks(rows: dict[int, list[Any]]) -> list[tuple[int, list[list[Any]]]]:
+    """Rows by 0-based index as blocks of adjacent rows of one width, by 1-based first row."""
+    blocks: list[tuple[int, list[list[Any]]]] = []
+    for index in sorted(rows):
+        cells = rows[index]
+        if blocks:
+            first, block = blocks[-1]
+            if first - 1 + len(block) == index and len(block[-1]) == len(cells):
+                block.append(cells)
+                continue
+        blocks.append((index + 1, [cells]))
+    return blocks
 
 
 def _compact(outputs: list[Any]) -> list[Any]:

@@ -34,7 +34,17 @@ def test_every_command_has_help_with_an_example_and_no_placeholder_on_flags() ->
     command = get_command(app)
     names = list(command.commands)  # type: ignore[attr-defined]
     # --help lists them so.
-    assert names == ["run", "init", "review", "qc", "summary", "compare", "models", "serve", "watch"]
+    assert names == [
+        "run",
+        "init",
+        "review",
+        "qc",
+        "summary",
+        "compare",
+        "models",
+        "serve",
+        "watch",
+    ]
     root = runner.invoke(app, ["--help"])
     assert root.exit_code == 0 and "<bool>" not in root.output
     for name in names:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from sheetai.row_outputs import RowOutputs
-from sheetai.state import STATE_HEADERS, StateStore
+from sheetai.state import STATE_HEADERS, StateRecord, StateStore
 
 # As written before outputs became a named type: a flat JSON list, flag last (steps sorted).
 SAVED = [
@@ -44,3 +44,44 @@ def test_what_a_model_was_taught_by_is_kept_in_a_sixth_column_once_there_is_any(
     assert again.for_step("sentiment")["fp1"].taught == "0123456789abcdef"
     assert again.for_step("invoice")["fp2"].taught == ""  # taught by nothing
     assert again.to_grid() == grid
+
+
+def _apply(tab: list[list], store: StateStore) -> int:
+    """Write the store's changes onto ``tab`` as a backend would; returns the rows written."""
+    write = store.changes()
+    count = 0
+    for first, rows in write.blocks:
+        for offset, cells in enumerate(rows):
+            index = first - 1 + offset
+            while len(tab) <= index:
+                tab.append([])
+            tab[index] = list(cells)
+            count += 1
+    store.written(write)
+    return count
+
+
+def test_only_the_rows_that_changed_are_written_and_the_tab_reads_back_the_same() -> None:
+    tab = [list(r) for r in SAVED] + [["sentiment", "fp3", "ok", "{not json", "t"]]
+    store = StateStore.from_grid([list(r) for r in tab])
+    assert _apply(tab, store) == 1  # only the damaged row, blanked
+    assert _apply(tab, store) == 0  # nothing changed: nothing written
+    records = store.for_step("sentiment")
+    records["fp1"].outputs = RowOutputs(["Negative"], "because", 0.4, "LOW_CONFIDENCE")
+    del store.for_step("invoice")["fp2"]
+    records["fp9"] = StateRecord("sentiment", "fp9", "ok", RowOutputs(["Positive"], "", 0.9, None))
+    assert _apply(tab, store) == 3  # fp1 changed, fp2 blanked, fp9 appended
+    again = StateStore.from_grid(tab)
+    assert set(again.for_step("sentiment")) == {"fp1", "fp9"}
+    assert again.for_step("sentiment")["fp1"].outputs.values == ["Negative"]
+    assert again.for_step("invoice") == {}
+    assert again.extras == store.extras
+
+
+def test_a_save_that_failed_is_written_again() -> None:
+    tab = [list(r) for r in SAVED]
+    store = StateStore.from_grid([list(r) for r in tab])
+    store.for_step("sentiment")["fp1"].status = "failed"
+    assert store.changes().blocks  # computed, but the save failed: never marked written
+    assert _apply(tab, store) == 1
+    assert StateStore.from_grid(tab).for_step("sentiment")["fp1"].status == "failed"

@@ -26,6 +26,7 @@ from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
 from .xlsx_edit import EditSession
 from .xlsx_package import Package, merged_refs
 from .xlsx_parts import has_formulas_in
+from .xlsx_read import can_read, read_sheet
 
 __all__ = ["XlsxBackend", "lock_files"]
 
@@ -114,23 +115,29 @@ class XlsxBackend(Backend):
 
     def _read(self, titles: Sequence[str]) -> dict[str, Grid]:
         book = self._values()
-        wanted = [t for t in titles if t in book.sheetnames]
         grids = {}
-        for title in wanted:
-            grids[title], self._formats[title] = _rows_and_formats(book[title])
-        formulas = None
-        for title, grid in grids.items():
-            for row in grid:
-                for c, value in enumerate(row):
-                    error = as_cell_error(value)
-                    if error is not None:
-                        row[c] = error
-            if any(v is None for row in grid for v in row) and self._has_formulas(title):
-                formulas = formulas or self._load(read_only=True, data_only=False)
-                _mark_uncomputed(grid, _sheet_rows(formulas[title]))
-        if formulas is not None:
-            formulas.close()
+        for title in [t for t in titles if t in book.sheetnames]:
+            if can_read(book, title):
+                grids[title], self._formats[title] = read_sheet(book, title)
+            else:
+                grids[title] = self._read_slowly(book, title)
         return grids
+
+    def _read_slowly(self, book: Any, title: str) -> Grid:
+        """Through openpyxl's cells, for an openpyxl that hides what :func:`read_sheet` needs."""
+        grid, self._formats[title] = _rows_and_formats(book[title])
+        for row in grid:
+            for c, value in enumerate(row):
+                error = as_cell_error(value)
+                if error is not None:
+                    row[c] = error
+        if any(v is None for row in grid for v in row) and self._has_formulas(title):
+            formulas = self._load(read_only=True, data_only=False)
+            try:
+                _mark_uncomputed(grid, _sheet_rows(formulas[title]))
+            finally:
+                formulas.close()
+        return grid
 
     def _has_formulas(self, title: str) -> bool:
         """Whether the sheet's part holds any formula: a raw scan, far cheaper than a parse."""

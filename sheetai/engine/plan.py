@@ -31,6 +31,7 @@ __all__ = [
     "RowPlan",
     "StepPlan",
     "plan_rows",
+    "row_keys",
     "row_fingerprint",
     "row_text",
     "row_input",
@@ -225,18 +226,15 @@ def plan_rows(
     """
     owned_cols = cols.owned
     value_count = len(cols.values)
-    written = {rec.owned_signature(len(owned_cols)) for rec in records.values()}
+    # Each record's signature once: every row compares against one, and ``written`` holds all.
+    signatures = {key: rec.owned_signature(len(owned_cols)) for key, rec in records.items()}
+    written = set(signatures.values())
     blank_signature = signature([None] * len(owned_cols))
     plan = StepPlan()
     for index in range(1, len(grid)):
         row = grid[index]
         number = index + 1
-        inputs = {name: row_get(row, col) for name, col in cols.inputs.items()}
-        for name, value in inputs.items():
-            if not isinstance(value, CellError | Uncomputed) and as_cell_error(value):
-                inputs[name] = as_cell_error(value)  # a backend that left an error as text
-        values = list(inputs.values())
-        fingerprint = row_fingerprint(step_fingerprint, values)
+        inputs, values, fingerprint = _row_key(row, step_fingerprint, cols)
         shown = {
             name: formats[number, col]
             for name, col in cols.inputs.items()
@@ -260,7 +258,7 @@ def plan_rows(
         record = records.get(fingerprint)
         value_blank = all(is_blank(v) for v in owned[:value_count])
         category = _categorize(
-            current, blank_signature, value_blank, record, written, len(owned_cols)
+            current, blank_signature, value_blank, record, written, signatures.get(fingerprint)
         )
         if only_flagged and category is not Category.PENDING:
             flagged = not is_blank(row_get(row, cols.flag))
@@ -272,6 +270,35 @@ def plan_rows(
             category = Category.FORCED
         plan.rows.append(RowPlan(number, fingerprint, category, inputs, record, shown))
     return plan
+
+
+def _row_key(
+    row: Sequence[Any], step_fingerprint: str, cols: StepColumns
+) -> tuple[dict[str, Any], list[Any], str]:
+    """A data row's inputs by name, their values, and its fingerprint."""
+    inputs = {name: row_get(row, col) for name, col in cols.inputs.items()}
+    for name, value in inputs.items():
+        if not isinstance(value, CellError | Uncomputed) and as_cell_error(value):
+            inputs[name] = as_cell_error(value)  # a backend that left an error as text
+    values = list(inputs.values())
+    return inputs, values, row_fingerprint(step_fingerprint, values)
+
+
+def row_keys(
+    grid: Sequence[Sequence[Any]], *, step_fingerprint: str, cols: StepColumns
+) -> tuple[set[str], bool]:
+    """The fingerprints of every data row, and whether an input of some row cannot be read
+    (a formula without a result, an error value): what forgetting old records needs, without
+    classifying any row.
+    """
+    keys: set[str] = set()
+    unreadable = False
+    for index in range(1, len(grid)):
+        _, values, fingerprint = _row_key(grid[index], step_fingerprint, cols)
+        keys.add(fingerprint)
+        if not unreadable and not all(is_blank(v) for v in values):
+            unreadable = any(isinstance(v, CellError | Uncomputed) for v in values)
+    return keys, unreadable
 
 
 def flag_updates(
@@ -308,17 +335,18 @@ def _categorize(
     value_blank: bool,
     record: StateRecord | None,
     written: set[str],
-    owned: int,
+    recorded: str | None,
 ) -> Category:
+    """``recorded`` is the record's signature of the owned cells (:meth:`owned_signature`)."""
     if record is not None and record.status == "pending" and (current == blank or value_blank):
         return Category.PENDING
     if record is not None and record.status == "ok":
-        if current == record.owned_signature(owned):
+        if current == recorded:
             return Category.UNCHANGED
         if current == blank or value_blank:
             return Category.FILL if record.fillable else Category.NEW
     elif record is not None and (  # failed or invalid last time
-        current == record.owned_signature(owned) or current == blank or value_blank
+        current in (recorded, blank) or value_blank
     ):
         return Category.RETRY
     if current == blank or value_blank:

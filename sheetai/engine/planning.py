@@ -10,9 +10,8 @@ engine module.
 
 from __future__ import annotations
 
-import copy
-
 from ..a1 import quote_sheet
+from ..backends.base import Grid
 from ..config import ConfigTab
 from ..errors import ProviderError, WorkbookError
 from ..steps import Step
@@ -36,7 +35,10 @@ def plan_run(run: Run) -> RunSummary:
     """Check every step can run, plan it, and refuse unwritable plans; tell the listener."""
     for step in run.steps:
         _check(run, step)
-    grids = {step.sheet: copy.deepcopy(run.book.grids.get(step.sheet, [])) for step in run.steps}
+    # Copies: a step's rows to run are marked on them for the steps after it. Rows are copied
+    # only when marked (and the header, which resolving columns may grow).
+    grids = {step.sheet: _copy(run.book.grids.get(step.sheet, [])) for step in run.steps}
+    marked: set[str] = set()
     planned = RunSummary(workbook=run.backend.location, dry_run=True)
     writes = False
     options = run.options
@@ -48,6 +50,8 @@ def plan_run(run: Run) -> RunSummary:
         decision = _decide(run, step, plan)
         if decision.reanswer:
             plan = run.plan(step, grid, cols)
+        if step.sheet not in marked:
+            run.keep_plan(step, plan)  # made on the sheet as read: the run can reuse it
         summary = from_plan(step, plan)
         relearn_message = note_relearning(summary, step, decision, options.dry_run)
         unique = plan.unique_to_run()
@@ -70,8 +74,13 @@ def plan_run(run: Run) -> RunSummary:
         if cells:
             writes = True
             refuse_merged(step.sheet, step.name, grid[0], run.merged(step.sheet), cells)
+        read = run.book.grids.get(step.sheet) or []
         for row_plan in plan.to_run():
+            index = row_plan.row - 1
+            if index < len(read) and grid[index] is read[index]:
+                grid[index] = list(grid[index])
             grid_set(grid, row_plan.row, cols.values[0], f"{_PENDING}{row_plan.fingerprint}")
+            marked.add(step.sheet)
         planned.steps.append(summary)
         if relearn_message:
             planned.messages.append(relearn_message)
@@ -82,6 +91,11 @@ def plan_run(run: Run) -> RunSummary:
         _preflight_writable(run, planned)
     run.listener.plan_ready(planned)
     return planned
+
+
+def _copy(grid: Grid) -> Grid:
+    """A copy of ``grid`` sharing its rows, all but the header."""
+    return [list(grid[0]), *grid[1:]] if grid else []
 
 
 def model_source(run: Run, step: Step) -> str:

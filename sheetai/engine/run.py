@@ -81,6 +81,10 @@ class Run:
         self._formats: dict[str, dict[tuple[int, int], str]] = {}
         self._merged: dict[str, list[CellRange]] = {}
         self._writable_checked = False
+        #: Plans made while planning, by normalised step name, with the sheet's write count
+        #: then: the run reuses one while nothing has been written to its sheet since.
+        self._planned: dict[str, tuple[int, StepPlan]] = {}
+        self._writes: dict[str, int] = {}
 
     @property
     def steps(self) -> list[Step]:
@@ -120,6 +124,23 @@ class Run:
             decided=self.relearning.get(norm_header(step.name)),
         )
         return plan
+
+    def keep_plan(self, step: Step, plan: StepPlan) -> None:
+        """Keep a plan made on the sheet as it was read, for :meth:`step_plan` to reuse."""
+        self._planned[norm_header(step.name)] = (self._writes.get(step.sheet, 0), plan)
+
+    def step_plan(self, step: Step, grid: Grid, cols: StepColumns) -> StepPlan:
+        """The step's plan when it starts: the one kept while planning if its sheet has not been
+        written since (the rows, state and decisions it was made from are the same), else
+        :meth:`plan` anew. A kept plan is used once."""
+        kept = self._planned.pop(norm_header(step.name), None)
+        if kept is not None and kept[0] == self._writes.get(step.sheet, 0):
+            return kept[1]
+        return self.plan(step, grid, cols)
+
+    def wrote(self, sheet: str) -> None:
+        """Note a write to ``sheet``'s grid: plans kept for it may no longer hold."""
+        self._writes[sheet] = self._writes.get(sheet, 0) + 1
 
     def formats(self, sheet: str) -> dict[tuple[int, int], str]:
         """Number-format codes of ``sheet`` by (row, col), read once per run."""

@@ -162,6 +162,10 @@ class RunSummary:
         data["cost_known"] = self.cost_known
         data["unpriced_models"] = self.unpriced_models
         data["seconds"] = round(self.seconds, 3)
+        # Rows written per second of the whole run, the final save included.
+        data["rows_per_second"] = (
+            round(self.total("processed") / self.seconds, 2) if self.seconds > 0 else 0.0
+        )
         data["load_seconds"] = round(self.total("load_seconds"), 3)
         data["messages"] = list(self.messages)
         return data

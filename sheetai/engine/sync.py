@@ -113,7 +113,7 @@ def _run_step(
     out.headers(step, cols)
     collected = StepSummary(step=step.name, sheet=step.sheet, model=step.model)
     batches.collect(step, grid, cols, collected)
-    plan = run.plan(step, grid, cols)
+    plan = run.step_plan(step, grid, cols)
     summary = from_plan(step, plan)
     note_relearning(summary, step, run.relearning.get(norm_header(step.name)), False)
     add_counts(summary, collected)
@@ -173,4 +173,9 @@ def _finish(run: Run, out: WriteBack, started: float) -> None:
         return
     if wrote or summary.status != "done":
         append_log(run.backend, run.book, summary, run.options.trigger)
-    out.commit()
+    try:
+        out.commit()
+    finally:
+        # The final save is part of the run: its time counts in the run's seconds and rows/s.
+        # Steps keep the figures the run log (saved by this very save) shows for them.
+        summary.seconds = time.monotonic() - started

@@ -11,13 +11,13 @@ from ..backends.base import CellBlock, Grid
 from ..interrupts import interrupts_held
 from ..providers.base import RowResult
 from ..row_outputs import RowOutputs
-from ..state import STATE_TAB, StateRecord
+from ..state import STATE_TAB, StateRecord, StateWrite
 from ..steps import Step
 from ..text import norm_header
 from .columns import StepColumns
 from .grid import grid_set
 from .outputs import compose_outputs, preview_row, reflagged, utc_now
-from .plan import Category, RowPlan, flag_updates
+from .plan import Category, RowPlan, flag_updates, row_keys
 from .preflight import stale_flag
 from .run import Run, StepWork
 from .writer import ChunkWriter
@@ -35,7 +35,9 @@ class WriteBack:
             chunk_rows=run.settings.chunk_rows,
             chunk_seconds=run.settings.chunk_seconds,
             before_commit=self.save_state,
+            after_commit=self._state_saved,
         )
+        self._state_write: StateWrite | None = None
 
     def headers(self, step: Step, cols: StepColumns) -> None:
         """Write the output headers this run adds to the step's sheet."""
@@ -79,12 +81,14 @@ class WriteBack:
         self, sheet: str, grid: Grid, cols: StepColumns, row: int, outputs: RowOutputs
     ) -> None:
         """Put ``outputs`` in one row's output cells, on the sheet and in ``grid``."""
+        self.run.wrote(sheet)
         for col, value in zip(cols.all, outputs.all, strict=True):
             self.writer.set(sheet, row, col, value)
             grid_set(grid, row, col, value)
 
     def write_flag(self, sheet: str, grid: Grid, cols: StepColumns, row: int, flag: object) -> None:
         """Put ``flag`` in one row's flag cell, on the sheet and in ``grid``."""
+        self.run.wrote(sheet)
         self.writer.set(sheet, row, cols.flag, flag)
         grid_set(grid, row, cols.flag, flag)
 
@@ -122,13 +126,22 @@ class WriteBack:
         self.writer.commit()
 
     def save_state(self) -> None:
-        """Rewrite the hidden state tab (created on first use): the writer's pre-commit hook."""
+        """Write the rows of the hidden state tab (created on first use) that changed: the
+        writer's pre-commit hook."""
         self.run.check_writable()
         backend, titles = self.run.backend, self.run.book.titles
         if STATE_TAB not in titles:
             backend.add_sheet(STATE_TAB, hidden=True)
             titles.append(STATE_TAB)
-        backend.write([CellBlock(STATE_TAB, 1, 1, self.run.state.to_grid())])
+        write = self._state_write = self.run.state.changes()
+        blocks = [CellBlock(STATE_TAB, row, 1, rows) for row, rows in write.blocks]
+        if blocks:
+            backend.write(blocks)
+
+    def _state_saved(self) -> None:
+        if self._state_write is not None:
+            self.run.state.written(self._state_write)
+            self._state_write = None
 
     def prune_state(self) -> None:
         """Forget answers no row holds any more, so the state tab stays the size of the data.
@@ -140,10 +153,10 @@ class WriteBack:
         """
         for step in self.run.steps:
             grid = self.run.book.grids.get(step.sheet) or [[]]
-            plan = self.run.plan(step, grid, self.run.columns(step, grid))
-            if plan.counts[Category.UNREADABLE] or plan.counts[Category.INPUT_ERROR]:
+            cols = self.run.columns(step, grid)
+            present, unreadable = row_keys(grid, step_fingerprint=step.fingerprint(), cols=cols)
+            if unreadable:
                 continue
-            present = {r.fingerprint for r in plan.rows}
             records = self.run.records(step)
             for key in [k for k in records if k not in present]:
                 del records[key]

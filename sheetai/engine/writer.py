@@ -34,7 +34,8 @@ class ChunkWriter:
     """Buffers cell writes and commits them when a chunk is full or old enough.
 
     ``before_commit`` runs first on every commit (the engine writes the state tab there), so
-    results and the state that vouches for them always land together.
+    results and the state that vouches for them always land together; ``after_commit`` runs
+    once the backend has saved them (the state then knows what the tab holds).
     """
 
     def __init__(
@@ -44,12 +45,14 @@ class ChunkWriter:
         chunk_rows: int,
         chunk_seconds: float,
         before_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self.chunk_rows = chunk_rows
         self.chunk_seconds = chunk_seconds
         self.before_commit = before_commit
+        self.after_commit = after_commit
         self.clock = clock
         self.commits = 0
         self._cells: dict[str, dict[int, dict[int, Any]]] = {}
@@ -89,6 +92,8 @@ class ChunkWriter:
         if blocks:
             self.backend.write(blocks)
         self.backend.commit()
+        if self.after_commit is not None:
+            self.after_commit()
         self._cells.clear()
         self._rows_pending = 0
         self.commits += 1

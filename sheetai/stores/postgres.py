@@ -82,6 +82,14 @@ class PostgresStore(Store):
         except self._errors as exc:
             raise StoreUnavailable(f"the database {self.name} is unreachable ({exc}).") from exc
 
+    def ping(self) -> bool:
+        """True when the database answers within a second or two (``/readyz`` must be quick)."""
+        try:
+            with self._pool.connection(timeout=2) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except self._errors:
+            return False
+
     def columns(self, table: str) -> set[str]:
         rows = self.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?"

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-__all__ = ["stream"]
+__all__ = ["stream", "run_all"]
 
 _DONE = object()
 
@@ -61,6 +61,18 @@ def stream(
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(task.cancel)
         thread.join(timeout=30)
+
+
+async def run_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for every task; when one fails (or the wait is cancelled), cancel the others, wait
+    until they have stopped, and raise."""
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _run(

@@ -18,6 +18,13 @@ Where each limit comes from, first match wins; a limit the user sets caps all of
    comes out lower than the real limit, which is the safe side, and climbs as traffic flows.
 3. Nothing (vLLM, Ollama): no pacing at all.
 
+Anthropic names three limits (``anthropic-ratelimit-requests-limit``, ``-input-tokens-limit``,
+``-output-tokens-limit``) and counts a request's ``max_tokens`` against the output limit when it
+starts, settling it with the tokens really written when it ends. Output tokens then have a
+bucket of their own (``output_tpm``): :meth:`Throttle.acquire` takes ``max_tokens`` from it and
+:meth:`Throttle.settle_output` gives back what the answer did not use. The input limit is the
+``tokens`` bucket. The server names its limits, as in case 1.
+
 While the server names no limit (2 and 3), a 429 also lowers the pace: to ``BACKOFF`` of the
 rate the server accepted over the last minute (the time it asks us to wait included), which
 then recovers by ``RECOVERY`` of that level per minute until the next 429 (multiplicative
@@ -57,6 +64,12 @@ _MIN_SLEEP = 0.1
 _HOLD_S = 1.0
 _REFRESH_S = 1.0  # how often a recovering pace is raised
 _KINDS = ("requests", "tokens")
+# Anthropic's header naming each bucket's limit.
+_ANTHROPIC_LIMITS = {
+    "requests": "anthropic-ratelimit-requests-limit",
+    "tokens": "anthropic-ratelimit-input-tokens-limit",
+    "output": "anthropic-ratelimit-output-tokens-limit",
+}
 
 
 def parse_limit(value: str | None) -> int | None:
@@ -92,6 +105,9 @@ class _Bucket:
         self.set_limit(per_minute)
         self.level = self.capacity
         self.stamp = now
+        # Output tokens a request held at its start and gave back unused (Throttle.settle_output):
+        # kept apart from the level, so that they never stop it refilling while they wait.
+        self.returned = 0.0
 
     def set_limit(self, per_minute: float) -> None:
         self.per_minute = per_minute
@@ -102,10 +118,17 @@ class _Bucket:
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
         self.stamp = now
 
+    def take(self, amount: float) -> None:
+        """Count a request: tokens given back (``returned``) go first."""
+        first = min(self.returned, amount)
+        self.returned -= first
+        self.level -= amount - first
+
     def wait(self, amount: float) -> float:
         """Seconds until ``amount`` may be taken (an oversized request waits for a full bucket)."""
         need = min(amount, self.capacity)
-        return 0.0 if self.level >= need else (need - self.level) / self.rate
+        have = self.level + self.returned
+        return 0.0 if have >= need else (need - have) / self.rate
 
 
 class Throttle:
@@ -113,12 +136,14 @@ class Throttle:
 
     Args:
         rpm: requests per minute; None until learned (or unlimited).
-        tpm: tokens per minute; None until learned (or unlimited).
+        tpm: tokens per minute (input tokens where output is limited apart); None until
+            learned (or unlimited).
         clock: a monotonic clock (tests may pass their own).
         sleep: the coroutine that waits (tests pass one that moves their clock).
         minute_s: the period the limits are per, and which every other interval of the
             throttle scales with; None is ``WINDOW_S``, read when the throttle is built, so a
             test can compress the minute of a whole run (with a server counting over as long).
+        output_tpm: output tokens per minute (Anthropic), paced in a bucket of their own.
     """
 
     def __init__(
@@ -128,6 +153,7 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         minute_s: float | None = None,
+        output_tpm: int | None = None,
     ) -> None:
         self.minute_s = WINDOW_S if minute_s is None else minute_s
         scale = self.minute_s / 60.0
@@ -141,6 +167,8 @@ class Throttle:
         self.configured = (rpm, tpm)
         self.requests = _Bucket(rpm, now, self.minute_s) if rpm else None
         self.tokens = _Bucket(tpm, now, self.minute_s) if tpm else None
+        self.output_configured = output_tpm
+        self.output = _Bucket(output_tpm, now, self.minute_s) if output_tpm else None
         # False while a limit is inferred: the caller then passes every response's headers.
         self.learned = False
         self._paused_until = 0.0
@@ -166,15 +194,21 @@ class Throttle:
     def tpm(self) -> int | None:
         return round(self.tokens.per_minute) if self.tokens else None
 
-    async def acquire(self, tokens: int) -> None:
-        """Wait until one request of ``tokens`` tokens may be sent, then count it."""
+    @property
+    def output_tpm(self) -> int | None:
+        return round(self.output.per_minute) if self.output else None
+
+    async def acquire(self, tokens: int, output_tokens: int = 0) -> None:
+        """Wait until one request of ``tokens`` tokens (and ``output_tokens``, its
+        ``max_tokens``, where output is limited apart) may be sent, then count it."""
         async with self._lock:
             while True:
                 now = self.clock()
                 if now >= self._next_refresh:
                     self._apply(now)
                 wait = self._paused_until - now
-                for bucket, amount in ((self.requests, 1), (self.tokens, tokens)):
+                buckets = ((self.requests, 1), (self.tokens, tokens), (self.output, output_tokens))
+                for bucket, amount in buckets:
                     if bucket is not None:
                         bucket.refill(now)
                         wait = max(wait, bucket.wait(amount))
@@ -183,10 +217,9 @@ class Throttle:
                 wait = max(wait, self._min_sleep)
                 self.waited_s += wait
                 await self._sleep(wait)
-            if self.requests is not None:
-                self.requests.level -= 1
-            if self.tokens is not None:
-                self.tokens.level -= tokens
+            for bucket, amount in buckets:
+                if bucket is not None:
+                    bucket.take(amount)
             if self._started is None:
                 self._started = now
             self._sent.append((now, tokens))
@@ -204,10 +237,16 @@ class Throttle:
         if not self._named and now >= self._hold_until:
             self._cut(now, seconds)
         self._paused_until = max(self._paused_until, now + seconds)
-        for bucket in (self.requests, self.tokens):
+        for bucket in (self.requests, self.tokens, self.output):
             if bucket is not None:
                 bucket.refill(now)
-                bucket.level = min(bucket.level, 0.0)
+                bucket.level, bucket.returned = min(bucket.level, 0.0), 0.0
+
+    def settle_output(self, reserved: int, used: int) -> None:
+        """Give back the output tokens a request held (its ``max_tokens``) but did not write."""
+        bucket = self.output
+        if bucket is not None and reserved > used:
+            bucket.returned += reserved - used
 
     def learn(self, headers: Mapping[str, str]) -> None:
         """Adopt the limits the server names, else infer them from what it says remains.
@@ -215,6 +254,14 @@ class Throttle:
         A limit set by the user wins when it is lower.
         """
         now = self.clock()
+        if _ANTHROPIC_LIMITS["requests"] in headers:
+            limits = (*self.configured, self.output_configured)
+            for (name, header), mine in zip(_ANTHROPIC_LIMITS.items(), limits, strict=True):
+                named = headers.get(header)
+                if named is not None:
+                    self._adopt(name, named, mine, now)
+            self.learned = True
+            return
         inferring = False
         for name, configured in zip(_KINDS, self.configured, strict=True):
             named = headers.get(f"x-ratelimit-limit-{name}")
@@ -237,7 +284,10 @@ class Throttle:
     # -- internals
 
     def _adopt(self, name: str, value: str, configured: int | None, now: float) -> None:
-        """The server names a limit: it is used as it is, and 429s no longer lower the pace."""
+        """The server names a limit: it is used as it is, and 429s no longer lower the pace.
+
+        ``name`` is the bucket's attribute: ``requests``, ``tokens`` or ``output``.
+        """
         if name not in self._named:
             self._named.add(name)
             self._inferred.pop(name, None)

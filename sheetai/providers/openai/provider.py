@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from ...cache import ResultCache, cache_key
+from ...cache import cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step, Task
@@ -27,6 +27,7 @@ from ..base import (
     RowResult,
     RunOptions,
 )
+from ..llm.answers import AnswerStore, fan_out, stats_summary
 from ..llm.prompt import messages, prompt_fingerprint, system_prompt
 from ..llm.schema import AnswerSpec, answer_spec
 from ..prices import PRICES, Price, Usage, price_for, user_prices
@@ -61,7 +62,7 @@ class OpenAIProvider(BatchProvider):
         self.price_known = self.price is not None
         self.connection = Connection(self.endpoint, settings)
         self.stats = RunStats()
-        self._cache: ResultCache | None = None
+        self.answers = AnswerStore(settings)
 
     # -- the interface
 
@@ -108,26 +109,20 @@ class OpenAIProvider(BatchProvider):
         budget, rpm, tpm = options.budget, options.rpm, options.tpm
         spec = answer_spec(step)
         system = system_prompt(spec)
-        keys = self._keys(spec, system, rows)
-        known = self.cache.get_many(set(keys.values()))
-        jobs: dict[str, Job] = {}
-        for row in rows:
-            found = known.get(keys[row.key])
-            if found is not None:
-                yield _from_cache(row.key, found, spec)
-            elif keys[row.key] in jobs:
-                jobs[keys[row.key]].keys.append(row.key)
-            else:
-                jobs[keys[row.key]] = Job([row.key], messages(system, row.text))
-        if not jobs:
+        split = self.answers.split(rows, self._keys(spec, system, rows), spec)
+        yield from split.cached
+        if not split.todo:
             return
-        by_first = {job.keys[0]: (ck, job) for ck, job in jobs.items()}
+        jobs = [
+            Job([r.key for r in group], messages(system, group[0].text))
+            for group in split.todo.values()
+        ]
+        cache_keys = {group[0].key: ck for ck, group in split.todo.items()}
 
         def keep(result: RowResult) -> None:
             # Every answer is in the cache before anyone sees it: a kill at any moment after
             # it arrived can never make the resume pay for it again.
-            if result.status == "ok":
-                self.cache.put(by_first[result.key][0], _to_cache(result))
+            self.answers.keep(cache_keys[result.key], result)
 
         connection = self.connection
         workers, slow_limit = connection.workers(options.concurrency)
@@ -160,26 +155,14 @@ class OpenAIProvider(BatchProvider):
             timeout_setting=connection.timeout_setting,
             slow_limit=slow_limit,
         )
-        for result in runner.results(list(jobs.values())):
-            job = by_first[result.key][1]
-            yield result
-            for other in job.keys[1:]:
-                yield _copy(result, other)
+        yield from fan_out(runner.results(jobs), {job.keys[0]: job.keys for job in jobs})
 
     def take_stats(self) -> dict[str, Any]:
         stats, self.stats = self.stats, RunStats()
-        return {
-            "requests": stats.requests,
-            "retries": stats.retries,
-            "rate_limited": stats.rate_limited,
-            "reasked": stats.reasked,
-            "response_format": stats.response_format,
-        }
+        return stats_summary(stats)
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        self.answers.close()
         self.connection.close()
 
     # -- the Batch API
@@ -202,12 +185,9 @@ class OpenAIProvider(BatchProvider):
         self.check(step)
         spec = answer_spec(step)
         system = system_prompt(spec)
-        keys = self._keys(spec, system, rows)
-        known = self.cache.get_many(set(keys.values()))
-        cached = [
-            _from_cache(r.key, known[keys[r.key]], spec) for r in rows if keys[r.key] in known
-        ]
-        todo = [r for r in rows if keys[r.key] not in known]
+        cached = self.answers.split(rows, self._keys(spec, system, rows), spec).cached
+        answered = {r.key for r in cached}
+        todo = [r for r in rows if r.key not in answered]
         if not todo:
             return BatchSubmission(cached, {})
         costs = [
@@ -300,61 +280,20 @@ class OpenAIProvider(BatchProvider):
             ) from error
         finally:
             client.close()
-        keys = self._keys(spec, system, list(rows.values()))
-        fresh = {
-            keys[r.key]: _to_cache(r) for r in outcome.results if r.status == "ok" and r.key in keys
-        }
-        if fresh:
-            self.cache.put_many(fresh)
+        self.answers.keep_many(outcome.results, self._keys(spec, system, list(rows.values())))
         return outcome
 
     # -- helpers
-
-    @property
-    def cache(self) -> ResultCache:
-        if self._cache is None:
-            self._cache = ResultCache.for_settings(self.settings)
-        return self._cache
 
     def _keys(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, str]:
         prompt = prompt_fingerprint(self.endpoint.model, system, spec.json_schema())
         return {r.key: cache_key("openai", self.endpoint.model, prompt, r.text) for r in rows}
 
-    def _cached(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> dict[str, Any]:
-        keys = self._keys(spec, system, rows)
-        known = self.cache.get_many(set(keys.values()))
-        return {k: known[c] for k, c in keys.items() if c in known}
+    def _cached(self, spec: AnswerSpec, system: str, rows: Sequence[RowInput]) -> set[str]:
+        """The keys of the rows the cache answers."""
+        split = self.answers.split(rows, self._keys(spec, system, rows), spec)
+        return {r.key for r in split.cached}
 
 
 def _expected_out(step: Step, spec: AnswerSpec) -> int:
     return _EXPECTED_OUT[step.task] + (12 * len(spec.fields))
-
-
-def _to_cache(result: RowResult) -> dict[str, Any]:
-    return {
-        "values": result.values,
-        "reasoning": result.reasoning,
-        "confidence": result.confidence,
-    }
-
-
-def _from_cache(key: str, found: Mapping[str, Any], spec: AnswerSpec) -> RowResult:
-    return RowResult(
-        key=key,
-        values=spec.from_cache(list(found.get("values") or [])),
-        reasoning=str(found.get("reasoning") or ""),
-        confidence=found.get("confidence"),
-        cached=True,
-    )
-
-
-def _copy(result: RowResult, key: str) -> RowResult:
-    return RowResult(
-        key=key,
-        values=list(result.values),
-        reasoning=result.reasoning,
-        confidence=result.confidence,
-        status=result.status,
-        error=result.error,
-        cached=True,
-    )

@@ -27,6 +27,7 @@ from typing import Any
 import openai
 
 from ...backoff import Backoff, retry_after
+from ..llm.answers import Drained, Fatal
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
 from . import formats
@@ -45,14 +46,6 @@ __all__ = ["Drained", "Fatal", "RunStats", "Sender"]
 
 _RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, headers included
 _NO_CAPACITY = "Flex capacity unavailable (429)"
-
-
-class Fatal(Exception):
-    """The whole step cannot go on (bad key, unknown model, no credit, no server)."""
-
-
-class Drained(Exception):
-    """The caller stopped: a request not yet sent is not sent."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
-from ..llm.bridge import stream
+from ..llm.bridge import run_all, stream
 from ..llm.prompt import reask_message
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
@@ -139,13 +139,7 @@ class Runner:
                 asyncio.create_task(self._worker(sender, pace, client, feed, out, index))
                 for index in range(max(1, min(self.concurrency, len(jobs))))
             ]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            await run_all(workers)
         finally:
             self.stats.throttle_wait_s += sender.throttle.waited_s
             self.stats.response_format = sender.mode

@@ -1,0 +1,5 @@
+"""``python -m devservers.anthropic``: FakeClaude in its own process (see :func:`.server.main`)."""
+
+from .server import main
+
+main()
