@@ -49,6 +49,9 @@ class Store(ABC):
 
     embedded: bool = False
     name: str = ""
+    #: Appended to a SELECT in a transaction, holds the rows it read until commit. Empty for
+    #: SQLite, where a ``lock=True`` transaction already holds the whole file.
+    for_update: str = ""
 
     @abstractmethod
     def transaction(self, lock: bool = False) -> AbstractContextManager[Transaction]:

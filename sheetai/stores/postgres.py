@@ -46,6 +46,8 @@ class _PgTransaction(Transaction):
 class PostgresStore(Store):
     """A pool of at most ``max_size`` connections to one PostgreSQL database."""
 
+    for_update = " FOR UPDATE"
+
     def __init__(self, url: str, max_size: int = 8, timeout: float = 5.0) -> None:
         self.url = url
         self.users = 1  # open_store hands one pool to every user in a process
