@@ -60,8 +60,9 @@ def test_a_replica_without_its_database_stops_and_resumes(
             job = client.post("/v1/sync", json={"spreadsheet_id": SHEET}, headers=auth).json()
             until(lambda: synced.sheets == [SHEET])
             until(
-                lambda: client.get(f"/v1/jobs/{job['job_id']}", headers=auth).json()["status"]
-                == "done"
+                lambda: (
+                    client.get(f"/v1/jobs/{job['job_id']}", headers=auth).json()["status"] == "done"
+                )
             )
     finally:
         proxy.close()

@@ -42,18 +42,18 @@ def test_a_fake_clock_grants_the_refill_and_no_more(tmp_path: Path) -> None:
     key = key_id("sk-1")
     taken = 0
     for _ in range(100):  # a full bucket: 2 % of a minute of 600 rpm is 12 requests
-        if (a if taken % 2 else b).acquire(key, 1, rpm=600, tpm=None) == 0:
+        if (a if taken % 2 else b).acquire(key, 1, rpm=1200, tpm=None) == 0:
             taken += 1
     # Never more than the bucket; a little less, as each replica holds a part of a slice.
     assert 9 <= taken <= 12
-    wait = a.acquire(key, 1, rpm=600, tpm=None)
-    assert 0 < wait <= 60 / (600 * 0.97)  # at most the time one request takes to refill
+    wait = a.acquire(key, 1, rpm=1200, tpm=None)
+    assert 0 < wait <= 60 / (1200 * 0.97)  # at most the time one request takes to refill
     now[0] += 60  # a minute later, a minute's worth (97 %) and the bucket are available
-    more = sum(1 for i in range(1000) if (a, b)[i % 2].acquire(key, 1, rpm=600, tpm=None) == 0)
+    more = sum(1 for i in range(1000) if (a, b)[i % 2].acquire(key, 1, rpm=1200, tpm=None) == 0)
     assert 9 <= more <= 13  # still capped by the bucket: it refills, it does not hoard
     # An oversized request goes when the bucket is full, and leaves a debt the next one waits on.
-    assert a.acquire(key, 0, 5000, rpm=None, tpm=10_000) == 0
-    assert b.acquire(key, 0, 100, rpm=None, tpm=10_000) > 0
+    assert a.acquire(key, 0, 5000, rpm=None, tpm=20_000) == 0
+    assert b.acquire(key, 0, 100, rpm=None, tpm=20_000) > 0
     assert a.acquire(key_id("sk-2"), 1, rpm=600, tpm=None) == 0  # another key, another budget
 
 

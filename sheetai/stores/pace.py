@@ -3,11 +3,12 @@
 Each replica paces its own requests (``providers/llm/throttle.py``), which keeps *one* process
 under a key's limit; N replicas sharing the key would send N times too much. Here the key's
 budget lives in the store, one row per (key, kind): a token bucket refilled at ``headroom`` of
-the limit and holding at most ``burst`` of a minute's allowance, as the local throttle does. A
-replica takes a *slice* of it at a time (about ``slice_s`` seconds of the rate) under a row
-lock and spends the slice locally, so the database sees a few statements per second per
-replica, not one per request. Whatever the replicas hold, they were granted by the bucket, so
-together they never send more than it refills.
+the limit and holding at most ``burst`` of a minute's allowance (half the local throttle's: the
+slices replicas hold take the rest of the margin). A replica takes a *slice* of it at a time
+(about ``slice_s`` seconds of the rate) under a row lock and spends the slice locally, so the
+database sees a few statements per second per replica, not one per request. Whatever the
+replicas hold, they were granted by the bucket, so together they send at most what it refills
+plus what they hold.
 
 Keys are named by :func:`key_id`, a hash: the key itself never reaches the database.
 """
@@ -20,9 +21,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..settings import Settings
 from .base import Store, StoreUnavailable
+from .open import open_store, store_url
 
-__all__ = ["SharedPace", "key_id"]
+__all__ = ["SharedPace", "key_id", "shared_pace"]
 
 log = logging.getLogger("sheetai.pace")
 
@@ -31,6 +34,7 @@ _SCHEMA = [
     " level DOUBLE PRECISION NOT NULL, stamp DOUBLE PRECISION NOT NULL,"
     " PRIMARY KEY (key_id, kind))"
 ]
+MINUTE_S = 60.0  # the period of a per-minute limit (read when a store's pace is first made)
 _RETRY_S = 5.0  # without the database, pace locally for this long before asking again
 
 
@@ -59,9 +63,9 @@ class SharedPace:
     def __init__(
         self,
         store: Store,
-        slice_s: float = 0.25,
+        slice_s: float = 0.1,
         headroom: float = 0.97,
-        burst: float = 0.02,
+        burst: float = 0.01,
         minute_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -148,3 +152,27 @@ class SharedPace:
 
     def _capacity(self, per_minute: float) -> float:
         return max(1.0, per_minute * self.burst)
+
+
+_paces: dict[str, SharedPace] = {}
+_paces_lock = threading.Lock()
+
+
+def shared_pace(
+    settings: Settings, api_key: str | None, endpoint: str
+) -> Callable[[int, int | None, int | None], float] | None:
+    """The pace a provider's throttle shares for one key, when replicas share a PostgreSQL
+    store (``settings.store``); None otherwise (a lone process paces alone)."""
+    url = store_url(settings)
+    if url is None or not api_key:
+        return None
+    with _paces_lock:
+        pace = _paces.get(url)
+        if pace is None:
+            pace = _paces[url] = SharedPace(open_store(settings, "pace"), minute_s=MINUTE_S)
+    key = key_id(api_key, endpoint)
+
+    def take(tokens: int, rpm: int | None, tpm: int | None) -> float:
+        return pace.acquire(key, 1, tokens, rpm=rpm, tpm=tpm)
+
+    return take
