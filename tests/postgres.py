@@ -16,12 +16,12 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-__all__ = ["postgres_server", "postgres_url", "pg_unavailable"]
+__all__ = ["fresh_database", "pg_unavailable", "postgres_server", "postgres_url", "start_server"]
 
 
 def pg_unavailable(reason: str) -> None:
@@ -57,6 +57,46 @@ def _as_user() -> tuple[dict[str, object], int | None]:
     return {}, None
 
 
+def start_server() -> tuple[str, Callable[[], None]]:
+    """Start a throwaway server; its superuser URL and the function that stops it.
+
+    Raises:
+        RuntimeError: no server binaries, or the server would not start (the reason).
+    """
+    bindir = _bindir()
+    if bindir is None:
+        raise RuntimeError("pg_ctl not found (apt-get install postgresql)")
+    run_as, uid = _as_user()
+    data = Path(tempfile.mkdtemp(prefix="sheetai-pg-"))
+    if uid is not None:
+        os.chown(data, uid, -1)
+    port = _free_port()
+    try:
+        subprocess.run(
+            [bindir / "initdb", "-D", data / "db", "-U", "sheetai", "-A", "trust", "-E", "UTF8"],
+            check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
+        )  # fmt: skip
+        subprocess.run(
+            [bindir / "pg_ctl", "-D", data / "db", "-l", data / "server.log", "-w", "-t", "60",
+             "start", "-o", f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off"
+             " -c max_connections=200"],
+            check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        shutil.rmtree(data, ignore_errors=True)
+        raise RuntimeError(f"{exc} {detail.decode(errors='replace')[-500:]}") from exc
+
+    def stop() -> None:
+        subprocess.run(
+            [bindir / "pg_ctl", "-D", data / "db", "-m", "immediate", "stop"],
+            capture_output=True, **run_as,  # type: ignore[call-overload]
+        )  # fmt: skip
+        shutil.rmtree(data, ignore_errors=True)
+
+    return f"postgresql://sheetai@127.0.0.1:{port}/postgres", stop
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL server's ``postgres`` database, as a superuser."""
@@ -64,45 +104,27 @@ def postgres_server() -> Iterator[str]:
     if url:
         yield url
         return
-    bindir = _bindir()
-    if bindir is None:
-        pg_unavailable("pg_ctl not found (apt-get install postgresql)")
-    run_as, uid = _as_user()
-    data = Path(tempfile.mkdtemp(prefix="sheetai-pg-"))
-    if uid is not None:
-        os.chown(data, uid, -1)
-    port = _free_port()
-    log = data / "server.log"
     try:
-        subprocess.run(
-            [bindir / "initdb", "-D", data / "db", "-U", "sheetai", "-A", "trust", "-E", "UTF8"],
-            check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
-        )  # fmt: skip
-        subprocess.run(
-            [bindir / "pg_ctl", "-D", data / "db", "-l", log, "-w", "-t", "60", "start", "-o",
-             f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200"],
-            check=True, capture_output=True, **run_as,  # type: ignore[call-overload]
-        )  # fmt: skip
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        shutil.rmtree(data, ignore_errors=True)
-        pg_unavailable(f"{exc} {detail.decode(errors='replace')[-500:]}")
+        url, stop = start_server()
+    except RuntimeError as exc:
+        pg_unavailable(str(exc))
     try:
-        yield f"postgresql://sheetai@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run(
-            [bindir / "pg_ctl", "-D", data / "db", "-m", "immediate", "stop"],
-            capture_output=True, **run_as,  # type: ignore[call-overload]
-        )  # fmt: skip
-        shutil.rmtree(data, ignore_errors=True)
+        stop()
+
+
+def fresh_database(server: str) -> str:
+    """A new, empty database on ``server``; its URL."""
+    import psycopg
+
+    name = f"sheetai_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """A fresh, empty database on the test server."""
-    import psycopg
-
-    name = f"sheetai_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    return fresh_database(postgres_server)
