@@ -89,7 +89,9 @@ def test_replicas_together_stay_under_the_limit_and_near_it(stores: list[Store])
 def test_three_processes_sharing_a_key_meet_almost_no_429s(postgres_url: str) -> None:
     minute_s, rpm, seconds = 4.0, 600, 6.0
     with FakeOpenAI(rpm=rpm, window_s=minute_s) as server:
-        SharedPace(PostgresStore(postgres_url))  # the table, before three processes race to it
+        schema = PostgresStore(postgres_url)
+        SharedPace(schema)  # the table, before three processes race to it
+        schema.close()
         workers = [
             subprocess.Popen(
                 [

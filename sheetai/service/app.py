@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
             runner.stop()
             cache.close()
             store.close()
+            auth.close()
 
     app = FastAPI(title="sheetai", version=__version__, lifespan=lifespan)
     app.state.sheetai = state

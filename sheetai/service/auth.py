@@ -119,16 +119,26 @@ class SecretsFile:
 
 class ReplayLog:
     """Signatures seen within their window, in the store: a restart does not forget them, and
-    a request replayed to another replica is refused there too."""
+    a request replayed to another replica is refused there too. Opened at first use."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        store.ensure_schema(
-            [
-                "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT,"
-                " expires DOUBLE PRECISION, PRIMARY KEY (sheet, signature))"
-            ]
-        )
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                store = open_store(self.settings, "replay")
+                store.ensure_schema(
+                    [
+                        "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT,"
+                        " expires DOUBLE PRECISION, PRIMARY KEY (sheet, signature))"
+                    ]
+                )
+                self._store = store
+            return self._store
 
     def first_use(self, sheet: str, signature: str, expires: float, now: float) -> bool:
         """Record the signature; False if it was already used and has not expired."""
@@ -140,6 +150,12 @@ class ReplayLog:
                 (sheet, signature, expires),
             )
             return bool(inserted)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 class Authenticator:
@@ -157,7 +173,11 @@ class Authenticator:
             settings.sheet_secrets_file or Path(settings.home) / "sheet_secrets.json"
         )
         self.clock = clock
-        self._replays = ReplayLog(open_store(settings, "replay"))
+        self._replays = ReplayLog(settings)
+
+    def close(self) -> None:
+        """Let go of the replay log's store (it opens again if needed)."""
+        self._replays.close()
 
     def check(self, headers: Mapping[str, str], body: bytes) -> Principal:
         auth = headers.get("authorization", "")
