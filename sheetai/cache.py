@@ -1,23 +1,32 @@
-"""Answers already paid for, kept on disk under ``SHEETAI_HOME`` and shared by every entry point.
+"""Answers already paid for, shared by every entry point — and, over PostgreSQL, every replica.
 
 The CLI, the service and the Excel functions all look here first, so a rerun, a second workbook
-with the same rows, or a recalculated ``=AICLASSIFY()`` never pays twice. SQLite in WAL mode lets
-several processes share the file.
+with the same rows, or a recalculated ``=AICLASSIFY()`` never pays twice. By default the answers
+sit in ``<SHEETAI_HOME>/cache.sqlite3`` (SQLite in WAL mode lets several processes share it);
+with ``SHEETAI_STORE=postgresql://…`` they sit in that database, so an answer one replica of
+``sheetai serve`` paid for is free on every other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .sqlite import open_store
+from .settings import Settings
+from .stores import Store, open_store
+from .stores.base import chunks
+from .stores.sqlite import SqliteStore
 
 __all__ = ["ResultCache", "cache_key"]
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS results"
+    " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)"
+]
 
 
 def cache_key(*parts: Any) -> str:
@@ -31,33 +40,29 @@ def cache_key(*parts: Any) -> str:
 
 
 class ResultCache:
-    """A key → JSON value store in one SQLite file; safe across threads and processes."""
+    """A key → JSON value store; safe across threads, processes and (PostgreSQL) replicas."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_store(
-            path,
-            [
-                "CREATE TABLE IF NOT EXISTS results"
-                " (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
-            ],
-        )
+    def __init__(self, store: Store | Path) -> None:
+        self.store = store if isinstance(store, Store) else SqliteStore(Path(store))
+        self.store.ensure_schema(_SCHEMA)
 
     @classmethod
     def in_home(cls, home: Path) -> ResultCache:
+        """The embedded cache under ``home``."""
         return cls(Path(home) / "cache.sqlite3")
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ResultCache:
+        """The cache the settings name: under ``home``, or in the ``store`` database."""
+        return cls(open_store(settings, "cache"))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, Any] = {}
-        with self._lock:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+        with self.store.transaction() as tx:
+            for chunk in chunks(wanted, 500):
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, value FROM results WHERE key IN ({marks})", chunk
-                )
+                rows = tx.execute(f"SELECT key, value FROM results WHERE key IN ({marks})", chunk)
                 found.update((key, json.loads(value)) for key, value in rows)
         return found
 
@@ -67,16 +72,19 @@ class ResultCache:
     def put_many(self, values: Mapping[str, Any]) -> None:
         now = time.time()
         rows = [(k, json.dumps(v, ensure_ascii=False, default=str), now) for k, v in values.items()]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
+        if rows:
+            self.store.executemany(
+                "INSERT INTO results (key, value, created) VALUES (?, ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, created = excluded.created",
+                rows,
+            )
 
     def put(self, key: str, value: Any) -> None:
         self.put_many({key: value})
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+        [(count,)] = self.store.execute("SELECT COUNT(*) FROM results")
+        return int(count)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()

@@ -50,7 +50,7 @@ def classify_items(
     """Answer ``items`` in order; an item that fails gets ``error`` and the others go on."""
     settings = settings or Settings()
     own_cache = cache is None
-    cache = cache or ResultCache.in_home(settings.home)
+    cache = cache or ResultCache.for_settings(settings)
     results: list[ClassifyResult | None] = [None] * len(items)
     try:
         groups: dict[tuple[str, tuple[str, ...], str], list[int]] = {}

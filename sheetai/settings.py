@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     # <home>/sheet_secrets.json and <home>/schedule.json), browser origins allowed by CORS.
     sheet_secrets_file: Path | None = None
     schedule_file: Path | None = None
+    # Where the service keeps jobs, the answer cache, schedule fires and shared pacing (issue
+    # 17): "sqlite" (files under home, one machine) or a postgresql:// URL shared by replicas.
+    store: str = "sqlite"
+    # A replica renews its running jobs' leases; a job whose lease runs out (its replica died)
+    # is taken up by another. Replicas' clocks must agree to well within this (NTP).
+    job_lease_seconds: float = Field(default=30.0, gt=0)
     cors_origins: list[str] = ["https://localhost:3000"]
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")

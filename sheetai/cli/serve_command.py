@@ -33,6 +33,7 @@ def is_loopback(host: str) -> bool:
     epilog=example(
         "sheetai serve",
         "SHEETAI_SERVICE_TOKEN=... sheetai serve --host 0.0.0.0 --port 8000 --credentials sa.json",
+        "sheetai serve --host 0.0.0.0 --store postgresql://sheetai:...@db:5432/sheetai",
     )
 )
 def serve(
@@ -43,6 +44,14 @@ def serve(
         typer.Option(help="Google service-account JSON file the service syncs sheets as."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Where jobs, the answer cache and the schedule live: 'sqlite' (files under "
+            "SHEETAI_HOME, the default) or a postgresql:// URL shared by several replicas "
+            "(setting: SHEETAI_STORE)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the sync API for the Google Sheets button, =AICLASSIFY and the Excel add-in."""
     import uvicorn
@@ -50,10 +59,13 @@ def serve(
     from ..service import create_app
     from ..service.logs import setup_logging
     from ..service.scheduler import load_schedule
+    from ..stores import store_url
 
     settings = Settings()
     if credentials is not None:
         settings.google_credentials = credentials
+    if store is not None:
+        settings.store = store
     if not is_loopback(host) and settings.service_token is None:
         fail(
             SheetAIError(
@@ -64,6 +76,7 @@ def serve(
         )
     try:
         load_schedule(settings.schedule_file or Path(settings.home) / "schedule.json")
+        store_url(settings)
     except SheetAIError as error:
         fail(error)
     setup_logging(log_level)

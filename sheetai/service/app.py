@@ -9,10 +9,11 @@ Endpoints (every ``/v1`` request authenticated, see :mod:`sheetai.service.auth`)
 * ``POST /v1/classify`` ``{"items": [...]}`` → ``{"results": [...]}`` in the same order
 * ``POST /v1/excel/sync`` (bearer only; ``"trigger"``: ``"button"`` or ``"edit"``) →
   ``{"summary", "new_sheets", "writes"}``
-* ``GET /healthz`` (alive) and ``GET /readyz`` (job store, workers and scheduler up), no auth.
+* ``GET /healthz`` (alive) and ``GET /readyz`` (database, workers and scheduler up, and
+  whether this replica takes jobs), no auth.
 
 Errors are ``{"detail": "readable text"}``; a config error in an Excel sync is
-``{"detail": {"message", "cell"}}``.
+``{"detail": {"message", "cell"}}``; 503 while the database (``store``) is unreachable.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from ..engine.daily_cap import capped_sync
 from ..engine.sync import Listener, SyncOptions
 from ..errors import ConfigError, SheetAIError
 from ..settings import Settings
+from ..stores import StoreUnavailable, open_store
 from .auth import MISSING_CREDENTIALS, Authenticator, AuthError, Principal
 from .excel import ExcelSyncRequest, excel_sync
-from .jobs import Job, JobRunner, JobStore, SyncFn
-from .scheduler import NightlyScheduler, load_schedule
+from .jobs import Job, JobStore, SyncFn
+from .runner import JobRunner
+from .scheduler import NightlyScheduler, ScheduleFires, load_schedule
 
 __all__ = ["create_app", "google_sync", "MAX_CLASSIFY_ITEMS"]
 
@@ -91,15 +94,21 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = JobStore(home / "service.sqlite3")
+        store = JobStore(open_store(settings, "service"))
         runner = JobRunner(
-            store, run_sync or google_sync(settings), quiet_seconds=settings.edit_quiet_seconds
+            store,
+            run_sync or google_sync(settings),
+            quiet_seconds=settings.edit_quiet_seconds,
+            lease_seconds=settings.job_lease_seconds,
         )
         entries = load_schedule(settings.schedule_file or home / "schedule.json")
+        fires = ScheduleFires(store.store)
         scheduler = NightlyScheduler(
-            entries, lambda sheet, step: runner.submit(sheet, step, False, "schedule")
+            entries,
+            lambda sheet, step: runner.submit(sheet, step, False, "schedule"),
+            claim=lambda entry, at: fires.claim(entry, at, runner.owner),
         )
-        cache = ResultCache.in_home(home)
+        cache = ResultCache.for_settings(settings)
         state.update(store=store, runner=runner, scheduler=scheduler, cache=cache)
         runner.start()
         scheduler.start()
@@ -111,6 +120,7 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
             runner.stop()
             cache.close()
             store.close()
+            auth.close()
 
     app = FastAPI(title="sheetai", version=__version__, lifespan=lifespan)
     app.state.sheetai = state
@@ -118,6 +128,15 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _no_database(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("database unreachable", extra={"path": request.url.path, "error": str(exc)})
+        return JSONResponse(
+            {"detail": "the service's database is unreachable; try again shortly."},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     async def authenticated(request: Request) -> tuple[Principal, bytes]:
         headers = request.headers
@@ -150,16 +169,20 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
+        database = bool(state) and await run_in_threadpool(state["store"].ping)
         checks = {
-            "jobs_db": bool(state) and state["store"].ping(),
+            "jobs_db": database,
+            "database": database,
             "workers": bool(state) and state["runner"].alive(),
+            "taking_jobs": bool(state) and database and state["runner"].online,
             "scheduler": bool(state) and state["scheduler"].running,
         }
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if state:
+            body["store"] = state["store"].store.name
+            body["replica"] = state["runner"].owner
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.post("/v1/sync", status_code=202)
     async def start_sync(request: Request) -> dict[str, str]:
@@ -170,13 +193,15 @@ def create_app(settings: Settings | None = None, *, run_sync: SyncFn | None = No
             raise HTTPException(403, "this sheet's signature cannot start a sync of another sheet.")
         if not _SHEET_ID.match(sheet):
             raise HTTPException(400, f"'{sheet}' is not a Google Sheets spreadsheet id.")
-        job = state["runner"].submit(sheet, wanted.step, wanted.force, wanted.trigger)
+        job = await run_in_threadpool(
+            state["runner"].submit, sheet, wanted.step, wanted.force, wanted.trigger
+        )
         return {"job_id": job.id, "status": job.status}
 
     @app.get("/v1/jobs/{job_id}")
     async def get_job(job_id: str, request: Request) -> dict[str, Any]:
         principal, _ = await authenticated(request)
-        job = state["store"].get(job_id)
+        job = await run_in_threadpool(state["store"].get, job_id)
         if job is None or (principal.sheet is not None and job.sheet != principal.sheet):
             raise HTTPException(404, f"no job {job_id}.")
         return job.to_json()  # type: ignore[no-any-return]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..sqlite import open_store
+from ..stores import Store, open_store
 
 __all__ = [
     "AuthError",
@@ -118,26 +118,44 @@ class SecretsFile:
 
 
 class ReplayLog:
-    """Signatures seen within their window, on disk so that a restart does not forget them."""
+    """Signatures seen within their window, in the store: a restart does not forget them, and
+    a request replayed to another replica is refused there too. Opened at first use."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
         self._lock = threading.Lock()
-        self._db = open_store(
-            path,
-            [
-                "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT, expires REAL,"
-                " PRIMARY KEY (sheet, signature))"
-            ],
-        )
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                store = open_store(self.settings, "replay")
+                store.ensure_schema(
+                    [
+                        "CREATE TABLE IF NOT EXISTS seen (sheet TEXT, signature TEXT,"
+                        " expires DOUBLE PRECISION, PRIMARY KEY (sheet, signature))"
+                    ]
+                )
+                self._store = store
+            return self._store
 
     def first_use(self, sheet: str, signature: str, expires: float, now: float) -> bool:
         """Record the signature; False if it was already used and has not expired."""
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM seen WHERE expires < ?", (now,))
-            inserted = self._db.execute(
-                "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (sheet, signature, expires)
+        with self.store.transaction() as tx:
+            tx.execute("DELETE FROM seen WHERE expires < ?", (now,))
+            inserted = tx.execute(
+                "INSERT INTO seen (sheet, signature, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING sheet",
+                (sheet, signature, expires),
             )
-            return inserted.rowcount == 1
+            return bool(inserted)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 class Authenticator:
@@ -155,7 +173,11 @@ class Authenticator:
             settings.sheet_secrets_file or Path(settings.home) / "sheet_secrets.json"
         )
         self.clock = clock
-        self._replays = ReplayLog(Path(settings.home) / "replay.sqlite3")
+        self._replays = ReplayLog(settings)
+
+    def close(self) -> None:
+        """Let go of the replay log's store (it opens again if needed)."""
+        self._replays.close()
 
     def check(self, headers: Mapping[str, str], body: bytes) -> Principal:
         auth = headers.get("authorization", "")

@@ -1,37 +1,55 @@
-"""Sync jobs: kept in SQLite under ``SHEETAI_HOME``, run by worker threads, one per sheet at a time.
+"""Sync jobs, kept in the service's store (SQLite, or PostgreSQL shared by replicas).
 
 A job is ``queued``, ``running``, ``done`` or ``failed``; its origin is the trigger that asked
-for it (``button``, ``edit``, ``schedule``). A sheet is never synced by two jobs at once and
-has at most one job waiting: requests for it join that job (see :class:`JobRunner`), and an
-edit waits for a quiet period, so a burst of edits is one sync and one more after a running one.
-Jobs left ``queued`` or ``running`` by a stopped or killed service are queued again when it
-starts: the sync engine's state tab makes the rerun do only the rows not yet saved.
+for it (``button``, ``edit``, ``schedule``). The rules that make replicas safe are enforced here,
+in locked transactions, so they hold whichever replica asks:
+
+* a sheet has at most one job waiting to start: requests join it (an edit pushes its start to a
+  quiet period from now, a click brings it forward), so a burst of edits is one sync;
+* a job runs on one replica (its ``owner``) and only while no other job of its sheet runs — a
+  unique index on running jobs per sheet backs this up;
+* a running job carries a lease its replica renews; a job whose lease ran out (its replica died)
+  is taken up by another, and the state tab makes the rerun do only the rows not yet saved.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..engine.summary import StepSummary
 from ..engine.sync import Listener
-from ..errors import SheetAIError
-from ..sqlite import open_store
 from ..steps import Step
+from ..stores import Store, StoreUnavailable
+from ..stores.base import Transaction
 
-__all__ = ["Job", "JobStore", "JobRunner", "JobListener", "SyncFn"]
+__all__ = ["Job", "JobStore", "JobListener", "SyncFn"]
 
 log = logging.getLogger("sheetai.service")
 
-_COLUMNS = "id, sheet, step, force, status, progress, summary, error, origin, created, updated"
+_COLUMNS = "id, sheet, step, force, status, progress, summary, error, origin, created, updated, due"
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, sheet TEXT NOT NULL, step TEXT,"
+    " force INTEGER NOT NULL, status TEXT NOT NULL, progress TEXT NOT NULL, summary TEXT,"
+    " error TEXT, origin TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+    " updated DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS jobs_sheet ON jobs (sheet, status)",
+]
+# Columns a jobs table made before replicas lacks (an old service.sqlite3 keeps working).
+_ADDED = {
+    "due": "DOUBLE PRECISION NOT NULL DEFAULT 0",  # when a queued job may start (unix seconds)
+    "owner": "TEXT",  # the replica running it
+    "lease": "DOUBLE PRECISION NOT NULL DEFAULT 0",  # until when its replica holds it
+}
+_INDEXES = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_running ON jobs (sheet) WHERE status = 'running'",
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, due)",
+]
 
 
 @dataclass
@@ -49,6 +67,7 @@ class Job:
     origin: str = "button"  # the trigger: "button", "edit", "schedule"
     created: float = 0.0
     updated: float = 0.0
+    due: float = 0.0  # unix seconds after which a queued job may start
 
     def to_json(self) -> dict[str, Any]:
         """The ``GET /v1/jobs/{id}`` body."""
@@ -63,87 +82,155 @@ class Job:
         }
 
 
+def _job(r: Sequence[Any]) -> Job:
+    return Job(
+        id=r[0], sheet=r[1], step=r[2], force=bool(r[3]), status=r[4],
+        progress=json.loads(r[5]), summary=json.loads(r[6]) if r[6] else None, error=r[7],
+        origin=r[8], created=float(r[9]), updated=float(r[10]), due=float(r[11]),
+    )  # fmt: skip
+
+
+def _select(tx: Transaction, where: str, args: Sequence[Any] = ()) -> list[Job]:
+    return [_job(r) for r in tx.execute(f"SELECT {_COLUMNS} FROM jobs {where}", args)]
+
+
 class JobStore:
-    """Jobs in one SQLite file; safe to share between threads."""
+    """Jobs in a :class:`~sheetai.stores.Store`; safe to share between threads and replicas."""
 
-    def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = open_store(
-            path,
-            [
-                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, sheet TEXT NOT NULL,"
-                " step TEXT, force INTEGER NOT NULL, status TEXT NOT NULL, progress TEXT NOT NULL,"
-                " summary TEXT, error TEXT, origin TEXT NOT NULL, created REAL NOT NULL,"
-                " updated REAL NOT NULL)",
-                "CREATE INDEX IF NOT EXISTS jobs_sheet ON jobs (sheet, status)",
-            ],
-        )
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.ensure_schema(_SCHEMA)
+        store.add_columns("jobs", _ADDED)
+        store.ensure_schema(_INDEXES)
 
-    def create(self, sheet: str, step: str | None, force: bool, origin: str) -> Job:
+    @property
+    def embedded(self) -> bool:
+        return self.store.embedded
+
+    def submit(self, sheet: str, step: str | None, force: bool, origin: str, quiet: float) -> Job:
+        """The job that answers a request to sync ``sheet`` (see :class:`~.runner.JobRunner`)."""
         now = time.time()
-        job = Job(uuid.uuid4().hex, sheet, step, force, origin=origin, created=now, updated=now)
-        with self._lock, self._db:
-            self._db.execute(
-                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.store.transaction(lock=True) as tx:
+            waiting = _select(
+                tx, "WHERE sheet = ? AND status = 'queued' ORDER BY created", (sheet,)
+            )
+            if waiting:
+                job = waiting[0]
+                if origin != "edit":
+                    job.due = min(job.due, now)
+                elif job.origin == "edit":
+                    job.due = max(job.due, now + quiet)
+                tx.execute("UPDATE jobs SET due = ? WHERE id = ?", (job.due, job.id))
+                return job
+            running = _select(tx, "WHERE sheet = ? AND status = 'running'", (sheet,))
+            if running and origin != "edit":
+                return running[0]
+            job = Job(uuid.uuid4().hex, sheet, step, force, origin=origin, created=now,
+                      updated=now, due=now + (quiet if origin == "edit" else 0.0))  # fmt: skip
+            tx.execute(
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job.id, sheet, step, int(force), job.status, json.dumps(job.progress), None,
-                 None, origin, now, now),
+                 None, origin, now, now, job.due),
             )  # fmt: skip
         return job
 
+    def claim(self, owner: str, lease_seconds: float) -> tuple[Job, bool] | None:
+        """Take the next job this replica may run, and whether it is a resumed one.
+
+        A running job whose lease ran out comes first (its replica died); then the queued job
+        due first whose sheet is not running anywhere.
+        """
+        now = time.time()
+        with self.store.transaction(lock=True) as tx:
+            jobs = _select(
+                tx,
+                "WHERE status = 'running' AND lease < ? AND (owner IS NULL OR owner <> ?)"
+                " ORDER BY created LIMIT 1",
+                (now, owner),
+            )
+            resumed = bool(jobs)
+            if not jobs:
+                jobs = _select(
+                    tx,
+                    "WHERE status = 'queued' AND due <= ? AND sheet NOT IN"
+                    " (SELECT sheet FROM jobs WHERE status = 'running') ORDER BY due, created"
+                    " LIMIT 1",
+                    (now,),
+                )
+            if not jobs:
+                return None
+            tx.execute(
+                "UPDATE jobs SET status = 'running', owner = ?, lease = ?, updated = ?"
+                " WHERE id = ?",
+                (owner, now + lease_seconds, now, jobs[0].id),
+            )
+        jobs[0].status = "running"
+        return jobs[0], resumed
+
+    def renew(self, owner: str, lease_seconds: float) -> None:
+        """Extend the leases of the jobs ``owner`` runs."""
+        self.store.execute(
+            "UPDATE jobs SET lease = ? WHERE owner = ? AND status = 'running'",
+            (time.time() + lease_seconds, owner),
+        )
+
+    def expire_leases(self) -> list[Job]:
+        """End every lease now: the jobs a killed service left running are taken up at once.
+
+        Only for an embedded store, whose one service is the one starting.
+        """
+        with self.store.transaction(lock=True) as tx:
+            jobs = _select(tx, "WHERE status = 'running'")
+            tx.execute("UPDATE jobs SET lease = 0, owner = NULL WHERE status = 'running'")
+        return jobs
+
+    def next_due(self) -> float | None:
+        """When the first queued job may start (unix seconds), None if none waits."""
+        [(due,)] = self.store.execute("SELECT MIN(due) FROM jobs WHERE status = 'queued'")
+        return float(due) if due is not None else None
+
     def get(self, job_id: str) -> Job | None:
-        rows = self._select("WHERE id = ?", (job_id,))
-        return rows[0] if rows else None
+        with self.store.transaction() as tx:
+            jobs = _select(tx, "WHERE id = ?", (job_id,))
+        return jobs[0] if jobs else None
 
     def for_sheet(self, sheet: str) -> list[Job]:
         """Every job of one sheet, oldest first."""
-        return self._select("WHERE sheet = ? ORDER BY created", (sheet,))
+        with self.store.transaction() as tx:
+            return _select(tx, "WHERE sheet = ? ORDER BY created", (sheet,))
 
     def unfinished(self) -> list[Job]:
-        return self._select("WHERE status IN ('queued', 'running') ORDER BY created", ())
+        with self.store.transaction() as tx:
+            return _select(tx, "WHERE status IN ('queued', 'running') ORDER BY created")
 
-    def update(self, job_id: str, **fields: Any) -> None:
+    def update(self, job_id: str, owner: str | None = None, **fields: Any) -> bool:
+        """Set fields of a job (only while ``owner`` holds it, if given); False if it did not."""
         encoded = {
             k: json.dumps(v) if k in ("progress", "summary") and v is not None else v
             for k, v in fields.items()
         }
         encoded["updated"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in encoded)
-        with self._lock, self._db:
-            self._db.execute(
-                f"UPDATE jobs SET {assignments} WHERE id = ?", (*encoded.values(), job_id)
-            )
+        where, args = "id = ?", [job_id]
+        if owner is not None:
+            where, args = "id = ? AND owner = ?", [job_id, owner]
+        rows = self.store.execute(
+            f"UPDATE jobs SET {assignments} WHERE {where} RETURNING id", (*encoded.values(), *args)
+        )
+        return bool(rows)
 
     def ping(self) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1").fetchone() == (1,)
-
-    def _select(self, where: str, args: tuple[Any, ...]) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs {where}", args).fetchall()
-        return [
-            Job(
-                id=r[0],
-                sheet=r[1],
-                step=r[2],
-                force=bool(r[3]),
-                status=r[4],
-                progress=json.loads(r[5]),
-                summary=json.loads(r[6]) if r[6] else None,
-                error=r[7],
-                origin=r[8],
-                created=r[9],
-                updated=r[10],
-            )  # fmt: skip
-            for r in rows
-        ]
+        return self.store.ping()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()
 
 
 class JobListener(Listener):
-    """Keeps a job's progress in the store, at most every ``interval`` seconds."""
+    """Keeps a job's progress in the store, at most every ``interval`` seconds.
+
+    Progress is a courtesy: while the store is unreachable the sync goes on without it.
+    """
 
     def __init__(self, store: JobStore, job_id: str, interval: float = 0.5) -> None:
         self.store = store
@@ -166,147 +253,12 @@ class JobListener(Listener):
     def _save(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._saved >= self.interval:
-            self.store.update(self.job_id, progress=dict(self.progress))
+            try:
+                self.store.update(self.job_id, progress=dict(self.progress))
+            except StoreUnavailable:
+                return
             self._saved = now
 
 
 #: Runs one job's sync and returns its summary (``RunSummary.to_json()``).
 SyncFn = Callable[[Job, Listener], dict[str, Any]]
-
-
-class JobRunner:
-    """Worker threads that run queued jobs with ``run_sync``, never two of one sheet at once.
-
-    A job may start once its due time has passed and no job of its sheet is running. A click
-    (origin ``button``, ``schedule``) is due at once; an edit (origin ``edit``) is due
-    ``quiet_seconds`` after the last edit request for its sheet, so a burst of edits is one sync.
-    Each sheet has at most one job waiting to start: later requests join it, so a request made
-    while the sheet syncs makes exactly one more run after it.
-    """
-
-    def __init__(
-        self, store: JobStore, run_sync: SyncFn, workers: int = 2, quiet_seconds: float = 10.0
-    ) -> None:
-        self.store = store
-        self.run_sync = run_sync
-        self.workers = workers
-        self.quiet_seconds = quiet_seconds
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._due: dict[str, tuple[float, str]] = {}  # waiting job id -> (monotonic due, sheet)
-        self._waiting: dict[str, str] = {}  # sheet -> its job waiting to start
-        self._running: dict[str, str] = {}  # sheet -> its job running now
-
-    def start(self) -> list[Job]:
-        """Queue the jobs a previous run left unfinished, then start the workers."""
-        resumed = self.store.unfinished()
-        with self._cond:
-            for job in resumed:
-                self.store.update(job.id, status="queued")
-                self._wait(job, time.monotonic())
-                log.info("job resumed", extra={"job_id": job.id, "sheet": job.sheet})
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"sheetai-job-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return resumed
-
-    def submit(self, sheet: str, step: str | None, force: bool, origin: str = "button") -> Job:
-        """Queue a sync of ``sheet`` and return the job that will answer this request.
-
-        That is the sheet's job waiting to start if there is one (an edit pushes its start back
-        to a quiet period from now, a click brings it forward to now); else, for a click, the
-        job running now; else a new job.
-        """
-        now = time.monotonic()
-        with self._cond:
-            waiting = self._waiting.get(sheet)
-            if waiting is not None:
-                due, _ = self._due[waiting]
-                if origin != "edit":
-                    due = min(due, now)
-                elif self.store.get(waiting).origin == "edit":  # type: ignore[union-attr]
-                    due = max(due, now + self.quiet_seconds)
-                self._due[waiting] = (due, sheet)
-                self._cond.notify_all()
-                return self.store.get(waiting)  # type: ignore[return-value]
-            running = self._running.get(sheet)
-            if running is not None and origin != "edit":
-                return self.store.get(running)  # type: ignore[return-value]
-            job = self.store.create(sheet, step, force, origin)
-            self._wait(job, now + (self.quiet_seconds if origin == "edit" else 0.0))
-            self._cond.notify_all()
-        log.info("job queued", extra={"job_id": job.id, "sheet": sheet, "origin": origin})
-        return job
-
-    def alive(self) -> bool:
-        return bool(self._threads) and all(t.is_alive() for t in self._threads)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop taking jobs; a sync in progress is left to finish or to resume at next start."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=timeout)
-
-    def _wait(self, job: Job, due: float) -> None:
-        self._due[job.id] = (due, job.sheet)
-        self._waiting[job.sheet] = job.id
-
-    def _work(self) -> None:
-        while True:
-            job = self._take()
-            if job is None:
-                return
-            try:
-                self._run(job)
-            finally:
-                with self._cond:
-                    del self._running[job.sheet]
-                    self._cond.notify_all()
-
-    def _take(self) -> Job | None:
-        """The next job that may start (marked running), or None once stopped."""
-        with self._cond:
-            while not self._stop.is_set():
-                now = time.monotonic()
-                free = [(due, i) for i, (due, s) in self._due.items() if s not in self._running]
-                ready = [(due, i) for due, i in free if due <= now]
-                if not ready:
-                    self._cond.wait(min([due - now for due, _ in free] + [0.5]))
-                    continue
-                _, job_id = min(ready)
-                _, sheet = self._due.pop(job_id)
-                if self._waiting.get(sheet) == job_id:
-                    del self._waiting[sheet]
-                job = self.store.get(job_id)
-                if job is None or job.status not in ("queued", "running"):
-                    continue
-                self._running[sheet] = job_id
-                self.store.update(job_id, status="running")
-                job.status = "running"
-                return job
-        return None
-
-    def _run(self, job: Job) -> None:
-        started = time.monotonic()
-        log.info("job started", extra={"job_id": job.id, "sheet": job.sheet, "origin": job.origin})
-        try:
-            summary = self.run_sync(job, JobListener(self.store, job.id))
-        except SheetAIError as error:
-            self.store.update(job.id, status="failed", error=str(error))
-            log.warning("job failed", extra={"job_id": job.id, "error": str(error)})
-            return
-        except Exception as exc:  # a bug must not kill the worker; the job says what happened
-            self.store.update(
-                job.id, status="failed", error=f"internal error ({type(exc).__name__}): {exc}"
-            )
-            log.error("job crashed", extra={"job_id": job.id, "trace": traceback.format_exc()})
-            return
-        self.store.update(job.id, status="done", summary=summary)
-        log.info(
-            "job done",
-            extra={"job_id": job.id, "seconds": round(time.monotonic() - started, 2)},
-        )

@@ -11,6 +11,9 @@ A scheduled sync is an ordinary job (origin and log trigger ``schedule``): if th
 already syncing, it joins that job; like every automatic sync it spends from the per-day cap
 (``SHEETAI_AUTO_MAX_COST_USD_PER_DAY``). A refresh of an unchanged sheet reads it twice and
 makes no model call and no write.
+
+Every replica reads the same file and runs the same timers; each fire is claimed in the store
+first (:class:`ScheduleFires`, a row per entry and cron time), so one replica submits it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +31,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from ..backends.open import google_key
 from ..errors import ConfigError
+from ..stores import Store
 
-__all__ = ["ScheduledSync", "load_schedule", "NightlyScheduler"]
+__all__ = ["ScheduledSync", "ScheduleFires", "load_schedule", "NightlyScheduler"]
 
 log = logging.getLogger("sheetai.service")
 
@@ -44,6 +48,49 @@ class ScheduledSync:
 
     def trigger(self) -> CronTrigger:
         return CronTrigger.from_crontab(self.cron)
+
+    @property
+    def key(self) -> str:
+        return f"{self.sheet}|{self.step or ''}|{self.cron}"
+
+    def last_fire(self, now: datetime) -> datetime:
+        """The latest cron time at or before ``now`` (within the hour a misfire may run late),
+        the same on every replica however late its timer woke."""
+        trigger, latest = self.trigger(), now.replace(second=0, microsecond=0)
+        moment = trigger.get_next_fire_time(None, now - timedelta(hours=1))
+        while moment is not None and moment <= now:
+            latest, moment = moment, trigger.get_next_fire_time(moment, moment + timedelta(0, 1))
+        return latest
+
+
+class ScheduleFires:
+    """Which replica fired which scheduled refresh: the first to insert its row."""
+
+    _KEEP_S = 7 * 86400
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.ensure_schema(
+            [
+                "CREATE TABLE IF NOT EXISTS schedule_fires (entry TEXT NOT NULL,"
+                " fire_time DOUBLE PRECISION NOT NULL, replica TEXT,"
+                " PRIMARY KEY (entry, fire_time))"
+            ]
+        )
+
+    def claim(self, entry: str, fire_time: float, replica: str) -> bool:
+        """True for the one caller that fires ``entry`` at ``fire_time``."""
+        with self.store.transaction() as tx:
+            tx.execute(
+                "DELETE FROM schedule_fires WHERE fire_time < ?", (fire_time - self._KEEP_S,)
+            )
+            return bool(
+                tx.execute(
+                    "INSERT INTO schedule_fires (entry, fire_time, replica) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING RETURNING entry",
+                    (entry, fire_time, replica),
+                )
+            )
 
 
 def load_schedule(path: Path) -> list[ScheduledSync]:
@@ -78,13 +125,22 @@ def load_schedule(path: Path) -> list[ScheduledSync]:
 
 
 class NightlyScheduler:
-    """Calls ``submit(sheet, step)`` for each entry when its cron time comes."""
+    """Calls ``submit(sheet, step)`` for each entry when its cron time comes.
+
+    Args:
+        claim: ``claim(entry key, fire time) -> bool``; only a True fire submits (replicas
+            share a :class:`ScheduleFires`). None: every fire submits.
+    """
 
     def __init__(
-        self, entries: list[ScheduledSync], submit: Callable[[str, str | None], Any]
+        self,
+        entries: list[ScheduledSync],
+        submit: Callable[[str, str | None], Any],
+        claim: Callable[[str, float], bool] | None = None,
     ) -> None:
         self.entries = entries
         self.submit = submit
+        self.claim = claim
         self._scheduler = BackgroundScheduler(daemon=True)
         for i, entry in enumerate(entries):
             self._scheduler.add_job(
@@ -97,9 +153,13 @@ class NightlyScheduler:
                 max_instances=1,
             )
 
-    def _fire(self, entry: ScheduledSync) -> None:
-        log.info("scheduled sync", extra={"sheet": entry.sheet, "cron": entry.cron})
+    def _fire(self, entry: ScheduledSync, at: datetime | None = None) -> None:
+        fire_time = at or entry.last_fire(datetime.now(self._scheduler.timezone))
         try:
+            if self.claim is not None and not self.claim(entry.key, fire_time.timestamp()):
+                log.info("scheduled sync fired by another replica", extra={"sheet": entry.sheet})
+                return
+            log.info("scheduled sync", extra={"sheet": entry.sheet, "cron": entry.cron})
             self.submit(entry.sheet, entry.step)
         except Exception:  # the scheduler thread must survive, and say what happened
             log.exception("scheduled sync could not be queued", extra={"sheet": entry.sheet})
@@ -111,11 +171,18 @@ class NightlyScheduler:
             for i, entry in enumerate(self.entries)
         ]
 
+    def fire(self, now: datetime | None = None) -> None:
+        """Fire every entry as its timer would at ``now``: for the latest cron time before it,
+        which one replica claims (a test, or an operator's nudge, without waiting)."""
+        for entry in self.entries:
+            moment = now or datetime.now(self._scheduler.timezone)
+            self._fire(entry, at=entry.last_fire(moment))
+
     def run_now(self) -> None:
         """Fire every entry now (once), as if its time had come."""
         now = datetime.now(self._scheduler.timezone)
-        for job in self._scheduler.get_jobs():
-            job.modify(next_run_time=now)
+        for entry in self.entries:
+            self._fire(entry, at=now)
 
     @property
     def running(self) -> bool:

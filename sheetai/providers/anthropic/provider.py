@@ -55,7 +55,7 @@ class AnthropicProvider(BatchProvider):
         self.price_known = self.price is not None
         self.method = output_method(self.api_model)
         self.stats = RunStats()
-        self.answers = AnswerStore(settings.home)
+        self.answers = AnswerStore(settings)
 
     # -- the interface
 

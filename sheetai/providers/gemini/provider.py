@@ -230,7 +230,7 @@ class GeminiProvider(BatchProvider):
     @property
     def cache(self) -> ResultCache:
         if self._cache is None:
-            self._cache = ResultCache.in_home(self.settings.home)
+            self._cache = ResultCache.for_settings(self.settings)
         return self._cache
 
     def _keys(self, spec: AnswerSpec, rows: Sequence[RowInput]) -> dict[str, str]:

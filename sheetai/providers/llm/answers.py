@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...cache import ResultCache
+from ...settings import Settings
 from ..base import RowInput, RowResult
 from .rows import copy_result, from_cache, to_cache
 from .schema import AnswerSpec
@@ -38,16 +39,21 @@ class Split:
 
 
 class AnswerStore:
-    """One provider's view of the shared :class:`~sheetai.cache.ResultCache` (opened lazily)."""
+    """One provider's view of the shared :class:`~sheetai.cache.ResultCache` (opened lazily):
+    under ``home``, or in the ``store`` database the settings name (shared by replicas)."""
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
+    def __init__(self, where: Path | Settings) -> None:
+        self.where = where
         self._cache: ResultCache | None = None
 
     @property
     def cache(self) -> ResultCache:
         if self._cache is None:
-            self._cache = ResultCache.in_home(self.home)
+            where = self.where
+            if isinstance(where, Settings):
+                self._cache = ResultCache.for_settings(where)
+            else:
+                self._cache = ResultCache.in_home(where)
         return self._cache
 
     def split(self, rows: Sequence[RowInput], keys: dict[str, str], spec: AnswerSpec) -> Split:

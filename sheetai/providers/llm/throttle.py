@@ -144,6 +144,9 @@ class Throttle:
             throttle scales with; None is ``WINDOW_S``, read when the throttle is built, so a
             test can compress the minute of a whole run (with a server counting over as long).
         output_tpm: output tokens per minute (Anthropic), paced in a bucket of their own.
+        shared: ``shared(tokens, rpm, tpm) -> seconds to wait`` (0: taken): the key's budget
+            shared with other replicas (``sheetai.stores.pace``), asked once this throttle
+            would admit the request.
     """
 
     def __init__(
@@ -154,7 +157,9 @@ class Throttle:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         minute_s: float | None = None,
         output_tpm: int | None = None,
+        shared: Callable[[int, int | None, int | None], float] | None = None,
     ) -> None:
+        self.shared = shared
         self.minute_s = WINDOW_S if minute_s is None else minute_s
         scale = self.minute_s / 60.0
         self._second = scale  # one second of a real minute
@@ -212,6 +217,8 @@ class Throttle:
                     if bucket is not None:
                         bucket.refill(now)
                         wait = max(wait, bucket.wait(amount))
+                if wait <= 0 and self.shared is not None:
+                    wait = self.shared(tokens, self.rpm, self.tpm)
                 if wait <= 0:
                     break
                 wait = max(wait, self._min_sleep)

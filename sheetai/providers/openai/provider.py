@@ -16,6 +16,7 @@ from ...cache import cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step, Task
+from ...stores.pace import shared_pace
 from ..base import (
     BatchOutcome,
     BatchProvider,
@@ -62,7 +63,7 @@ class OpenAIProvider(BatchProvider):
         self.price_known = self.price is not None
         self.connection = Connection(self.endpoint, settings)
         self.stats = RunStats()
-        self.answers = AnswerStore(settings.home)
+        self.answers = AnswerStore(settings)
 
     # -- the interface
 
@@ -145,6 +146,7 @@ class OpenAIProvider(BatchProvider):
             secret=self.endpoint.api_key,
             stats=self.stats,
             keep=keep,
+            shared_pace=shared_pace(self.settings, self.endpoint.api_key, connection.base_url),
             base_url=connection.base_url,
             url_setting=connection.url_setting,
             mode=connection.start_mode,

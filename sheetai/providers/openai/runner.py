@@ -88,6 +88,8 @@ class Runner:
     # Called in the loop's thread with each answer before the caller can see it: answers kept
     # there (the cache) survive a kill even while the caller is busy saving the workbook.
     keep: Callable[[RowResult], None] | None = None
+    # The key's pace shared with other replicas (see Throttle's ``shared``); None: alone.
+    shared_pace: Callable[[int, int | None, int | None], float] | None = None
     base_url: str = ""  # for messages: where requests go
     url_setting: str = "OPENAI_BASE_URL"  # the setting that says so
     mode: str = "json_schema"  # the response format mode (see .formats)
@@ -110,7 +112,7 @@ class Runner:
         sender = Sender(
             spec=self.spec,
             model=self.model,
-            throttle=Throttle(*self.throttle_limits),
+            throttle=Throttle(*self.throttle_limits, shared=self.shared_pace),
             stop=stop,
             stats=self.stats,
             max_retries=self.max_retries,
