@@ -23,6 +23,7 @@ from ..a1 import cell_address, quote_sheet
 from ..a1 import column_number as col_number
 from ..errors import WorkbookError
 from .xlsx_package import NS
+from .xlsx_rows import SplitPart
 
 __all__ = [
     "SheetCells",
@@ -81,9 +82,12 @@ class SheetCells:
         root: etree._Element,
         date_style: Callable[[Any], int],
         is_date_style: Callable[[int], bool],
+        split: SplitPart | None = None,
     ) -> None:
         self.title = title
         self.root = root
+        #: When set, ``root`` is the part's frame and rows are parsed as writes reach them.
+        self.split = split
         data = root.find(f"{{{NS}}}sheetData")
         if data is None:
             data = etree.Element(f"{{{NS}}}sheetData")
@@ -104,11 +108,29 @@ class SheetCells:
             last = number
         self._row_numbers = sorted(self.rows)
 
-    def _row(self, number: int) -> etree._Element:
+    def preload(self, numbers: Iterable[int]) -> None:
+        """Parse the part's rows ``numbers`` now, in one go (a split part parses rows lazily)."""
+        if self.split is None:
+            return
+        wanted = sorted(n for n in set(numbers) if n not in self.rows and self.split.has(n))
+        for row in self.split.load(wanted):
+            self._place(row, int(row.get("r") or 0))
+
+    def _existing(self, number: int) -> etree._Element | None:
         row = self.rows.get(number)
+        if row is None and self.split is not None and self.split.has(number):
+            self.preload([number])
+            row = self.rows.get(number)
+        return row
+
+    def _row(self, number: int) -> etree._Element:
+        row = self._existing(number)
         if row is not None:
             return row
-        row = etree.Element(_ROW, r=str(number))
+        return self._place(etree.Element(_ROW, r=str(number)), number)
+
+    def _place(self, row: etree._Element, number: int) -> etree._Element:
+        """Put ``row`` into ``<sheetData>`` in row order."""
         if not self._row_numbers or self._row_numbers[-1] < number:
             self.data.append(row)
             self._row_numbers.append(number)
@@ -136,7 +158,7 @@ class SheetCells:
 
     def cell(self, row_number: int, col: int, create: bool = True) -> etree._Element | None:
         """The ``<c>`` at (row, col), created in order if missing and ``create``."""
-        row = self._row(row_number) if create else self.rows.get(row_number)
+        row = self._row(row_number) if create else self._existing(row_number)
         if row is None:
             return None
         cells = self._cells_of(row_number, row)
