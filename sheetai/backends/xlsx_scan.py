@@ -97,16 +97,14 @@ def scan_cells(data: bytes, reader: _Reader) -> Grid | None:
 def _grid(cells: list[tuple[bytes, ...]], reader: _Reader) -> Grid | None:
     grid: Grid = []
     values: list[Any] = []
-    number = 0
-    last = 0
+    number = last = 0
     columns: dict[bytes, int] = {}
     typed, shown, note_formula = reader.typed, reader.shown, reader.note_formula
-    for letters, row, style_text, kind_text, v, has_inline, inline, has_f, f, f_v in cells:
+    for letters, row, style_text, kind, v, has_inline, inline, has_f, f, f_v in cells:
         r = int(row)
         if r != number:
             if r < number:
                 return None  # rows out of order: the lxml walk decides what counts
-            del values[last:]
             values = []
             while len(grid) < r - 1:
                 grid.append([])
@@ -116,22 +114,27 @@ def _grid(cells: list[tuple[bytes, ...]], reader: _Reader) -> Grid | None:
         if col <= last:
             return None
         last = col
-        kind = kind_text.decode() if kind_text else "n"
-        style = int(style_text) if style_text else 0
         value: Any = None
-        if kind == "inlineStr":
+        if kind == b"inlineStr":
             if has_inline:  # a bare inline cell, without <is>, has no value
-                value = _text(inline)
+                plain = b"&" not in inline and b"\r" not in inline
+                value = inline.decode() if plain else _text(inline)
+                if "#" not in value:
+                    # Text needs nothing more: put it in place at once (most cells are text).
+                    if col == len(values) + 1:
+                        values.append(value)
+                    else:
+                        values.extend([None] * (col - 1 - len(values)))
+                        values.append(value)
+                    continue
         elif f_v or v:
-            value = typed(kind, _text(f_v or v), style, None)
+            value = typed(
+                kind.decode() if kind else "n", _text(f_v or v), int(style_text or 0), None
+            )
         if has_f:
             note_formula(r, col, value is not None, "=" + _text(f))
-        if value is None:
-            if col > len(values):
-                values.extend([None] * (col - len(values)))
-            continue
         if col > len(values):
             values.extend([None] * (col - len(values)))
-        values[col - 1] = shown(value, style, r, col)
-    del values[last:]
+        if value is not None:
+            values[col - 1] = shown(value, int(style_text or 0), r, col)
     return grid
