@@ -44,6 +44,8 @@ _MARKER = "sheetai state v1"
 # The tab is written whole again (sorted, no gaps) once blank rows outnumber this many plus the
 # records: gaps left by forgotten records cost nothing to read, but should not pile up.
 _GAPS_KEPT = 1_000
+# What text float() might read starts with (ASCII): a digit, a sign, a point, inf or nan.
+_NUMBERISH = frozenset("0123456789+-.iInN_")
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -52,7 +54,21 @@ def signature(cells: Iterable[Any]) -> str:
     >>> signature(["Positive", "why", 0.91]) == signature(["Positive ", "why", "0.91"])
     True
     """
-    return "\x1f".join(normal_cell(v) for v in cells)
+    return "\x1f".join([_normal(v) for v in cells])
+
+
+def _normal(value: Any) -> str:
+    """:func:`~sheetai.text.normal_cell`, with a shortcut for text that cannot be a number
+    (most answers and reasonings; this runs for every output cell of every row).
+
+    >>> _normal(" Positive "), _normal("1e3"), _normal("١٢")
+    ('Positive', '1000', '12')
+    """
+    if type(value) is str:
+        text = value.strip()
+        if text and text[0] not in _NUMBERISH and text[0].isascii() and len(text) <= LONG_TEXT:
+            return text  # float() would refuse it, and it is too short to be digested
+    return normal_cell(value)
 
 
 def taught_digest(pairs: Iterable[tuple[str, str]]) -> str:
@@ -127,26 +143,30 @@ class StateStore:
             store.extras = json.loads(header[1])
         if len(grid) > 1 and len(grid[1]) > 5 and cell_text(grid[1][5]) == _TAUGHT:
             store.width = 6
-        for index, row in enumerate(grid[2:], start=2):
-            cells = list(row) + [None] * (6 - len(row))
-            if is_blank(cells[0]) or is_blank(cells[1]):
-                continue
+        records = store.records
+        loads = json.loads
+        for index in range(2, len(grid)):
+            row = grid[index]
+            cells = [_text(v) for v in row[:6]]
+            if len(cells) < 6:
+                cells += [""] * (6 - len(cells))
+            step, fingerprint = cells[0], cells[1]
+            if not step or not fingerprint:
+                continue  # a blank row (a cell of spaces is blank too)
             try:
-                outputs = json.loads(cell_text(cells[3]) or "[]")
+                outputs = loads(cells[3] or "[]")
             except json.JSONDecodeError:
                 continue  # a damaged row only costs a re-run of that row
             if not isinstance(outputs, list):
                 continue
             record = StateRecord(
-                cell_text(cells[0]),
-                cell_text(cells[1]),
-                cell_text(cells[2]),
-                RowOutputs.from_cells(outputs),
-                cell_text(cells[4]),
-                cell_text(cells[5]),
+                step, fingerprint, cells[2], RowOutputs.from_cells(outputs), cells[4], cells[5]
             )
-            store.for_step(record.step)[record.fingerprint] = record
-            store.at[record.step, record.fingerprint] = index
+            by_step = records.get(step)
+            if by_step is None:
+                by_step = records[step] = {}
+            by_step[fingerprint] = record
+            store.at[step, fingerprint] = index
         return store
 
     def to_grid(self) -> list[list[Any]]:
@@ -219,6 +239,10 @@ class StateStore:
                 sheet[index] = cells
         self.sheet, self.at = sheet, write.at
         self.rows_on_sheet = max(self.rows_on_sheet, len(sheet))
+
+
+def _text(value: Any) -> str:
+    return value.strip() if type(value) is str else cell_text(value)
 
 
 def _cells(record: StateRecord) -> list[Any]:
