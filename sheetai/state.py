@@ -61,13 +61,20 @@ def _normal(value: Any) -> str:
     """:func:`~sheetai.text.normal_cell`, with a shortcut for text that cannot be a number
     (most answers and reasonings; this runs for every output cell of every row).
 
-    >>> _normal(" Positive "), _normal("1e3"), _normal("١٢")
-    ('Positive', '1000', '12')
+    >>> _normal(" Positive "), _normal("1e3"), _normal("١٢"), _normal(0.91), _normal(" ")
+    ('Positive', '1000', '12', '0.91', '')
     """
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         text = value.strip()
-        if text and text[0] not in _NUMBERISH and text[0].isascii() and len(text) <= LONG_TEXT:
+        if not text:
+            return ""
+        if text[0] not in _NUMBERISH and text[0].isascii() and len(text) <= LONG_TEXT:
             return text  # float() would refuse it, and it is too short to be digested
+    elif kind is float or kind is int:
+        return f"{value:.6g}" if kind is float else f"{float(value):.6g}"
+    elif value is None:
+        return ""
     return normal_cell(value)
 
 
