@@ -69,8 +69,10 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
     reader = _Reader(book, sheet)
     with book._archive.open(sheet._worksheet_path) as source:
         data = source.read()
-    scanned = scan_cells(data, reader)
-    grid = reader.rows(io.BytesIO(data)) if scanned is None else scanned
+    grid = scan_cells(data, reader)
+    if grid is None:
+        reader = _Reader(book, sheet)  # the scan may have noted some cells before it gave up
+        grid = reader.rows(io.BytesIO(data))
     del data
     while grid and all(v is None for v in grid[-1]):
         grid.pop()

@@ -13,6 +13,7 @@ a cell's type and text to the same reader (:mod:`.xlsx_read`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from .base import Grid
@@ -31,6 +32,7 @@ _SHEET_DATA = re.compile(rb"<sheetData(?:/>|>)")
 _ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([^\"']+)[\"']")
 _REFERENCE = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_CHUNK = 1 << 20
 _LETTERS = {chr(65 + i).encode(): i + 1 for i in range(26)}
 
 
@@ -73,7 +75,7 @@ def _column(letters: bytes, cache: dict[bytes, int]) -> int:
 
 def scan_cells(data: bytes, reader: _Reader) -> Grid | None:
     """The rows of the worksheet part ``data`` (trailing empty rows kept), or None when some
-    cell is not of a plain shape (then nothing was handed to ``reader``)."""
+    cell is not of a plain shape (then ``reader`` may have noted some cells: use a new one)."""
     encoding = _ENCODING.match(data)
     if encoding and encoding.group(1).lower().replace(b"-", b"") != b"utf8":
         return None
@@ -88,18 +90,34 @@ def scan_cells(data: bytes, reader: _Reader) -> Grid | None:
         return None
     if b"<c>" in content or b"<c/>" in content:
         return None
-    cells = _CELL.findall(content)
-    if len(cells) != content.count(b"<c "):
+    try:
+        return _grid(content, reader)
+    except ValueError:
         return None
-    return _grid(cells, reader)
 
 
-def _grid(cells: list[tuple[bytes, ...]], reader: _Reader) -> Grid | None:
+def _cells(content: bytes) -> Iterator[tuple[bytes, ...]]:
+    """The cells of ``content``, read a slice of rows at a time (all at once would hold a tuple
+    per cell: hundreds of megabytes on a 100k-row sheet). Raises ValueError when not every cell
+    there has a plain shape."""
+    start = 0
+    while start < len(content):
+        end = content.find(b"<row", start + _CHUNK)
+        end = len(content) if end < 0 else end
+        cells = _CELL.findall(content, start, end)
+        if len(cells) != content.count(b"<c ", start, end):
+            raise ValueError("a cell that is not of a plain shape")
+        yield from cells
+        start = end
+
+
+def _grid(content: bytes, reader: _Reader) -> Grid | None:
     grid: Grid = []
     values: list[Any] = []
     number = last = 0
     columns: dict[bytes, int] = {}
     typed, shown, note_formula = reader.typed, reader.shown, reader.note_formula
+    cells = _cells(content)
     for letters, row, style_text, kind, v, has_inline, inline, has_f, f, f_v in cells:
         r = int(row)
         if r != number:
