@@ -113,6 +113,16 @@ class StateRecord:
         return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs.all)
 
 
+# A record, its outputs object and its fields: while a record's row shows this, it needs no
+# rewrite (records are replaced, or given new fields, when they change; outputs are never
+# edited in place).
+_Shown = tuple[StateRecord, RowOutputs, str, str, str]
+
+
+def _as_shown(record: StateRecord) -> _Shown:
+    return record, record.outputs, record.status, record.updated, record.taught
+
+
 @dataclass
 class StateWrite:
     """What to write on the tab to make it hold the records: blocks of rows by first row
@@ -121,6 +131,8 @@ class StateWrite:
     blocks: list[tuple[int, list[list[Any]]]]
     at: dict[tuple[str, str], int]
     sheet: list[list[Any]]
+    #: Every record as it then was (its outputs too): the tab holds these once saved.
+    shown: dict[tuple[str, str], _Shown] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,6 +147,8 @@ class StateStore:
     #: each record on it: only rows that differ are written (:meth:`changes`).
     sheet: list[list[Any]] | None = field(default=None, repr=False)
     at: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    #: The record each row of the tab shows, by key (see ``_Shown``): only others are compared.
+    shown: dict[tuple[str, str], _Shown] = field(default_factory=dict, repr=False)
 
     def for_step(self, step: str) -> dict[str, StateRecord]:
         return self.records.setdefault(step, {})
@@ -174,6 +188,8 @@ class StateStore:
                 by_step = records[step] = {}
             by_step[fingerprint] = record
             store.at[step, fingerprint] = index
+            if len(row) <= 6 or all(is_blank(v) for v in row[6:]):
+                store.shown[step, fingerprint] = _as_shown(record)
         return store
 
     def to_grid(self) -> list[list[Any]]:
@@ -209,7 +225,8 @@ class StateStore:
             grid = self.to_grid()
             self.rows_on_sheet = rows_before
             placed = {(str(r[0]), str(r[1])): i for i, r in enumerate(grid) if i >= 2 and r[0]}
-            return StateWrite([(1, grid)], placed, grid)
+            every = {key: _as_shown(r) for key, r in records.items()}
+            return StateWrite([(1, grid)], placed, grid, every)
         extras = json.dumps(self.extras, sort_keys=True) if self.extras else ""
         head: list[list[Any]] = [
             [_MARKER, extras, *[""] * (self.width - 2)],
@@ -219,9 +236,14 @@ class StateStore:
             i: row for i, row in enumerate(head) if i >= len(sheet) or not _same(sheet[i], row)
         }
         at: dict[tuple[str, str], int] = {}
+        shown: dict[tuple[str, str], _Shown] = {}
         end = len(sheet)
         for key, record in records.items():
             index = self.at.get(key)
+            now = shown[key] = _as_shown(record)
+            if index is not None and self.shown.get(key) == now:
+                at[key] = index  # the row shows this very record: nothing to compare
+                continue
             cells = _cells(record)[: self.width]
             if index is None:
                 index, end = end, end + 1
@@ -233,7 +255,7 @@ class StateStore:
         for index in range(2, len(sheet)):
             if index not in kept and not all(is_blank(v) for v in sheet[index]):
                 rows[index] = [None] * max(self.width, len(sheet[index]))
-        return StateWrite(_blocks(rows), at, sheet)
+        return StateWrite(_blocks(rows), at, sheet, shown)
 
     def written(self, write: StateWrite) -> None:
         """The rows of ``write`` were saved: the tab now holds them."""
@@ -244,7 +266,7 @@ class StateStore:
                 while len(sheet) <= index:
                     sheet.append([])
                 sheet[index] = cells
-        self.sheet, self.at = sheet, write.at
+        self.sheet, self.at, self.shown = sheet, write.at, write.shown
         self.rows_on_sheet = max(self.rows_on_sheet, len(sheet))
 
 
