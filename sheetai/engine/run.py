@@ -73,6 +73,8 @@ class Run:
         self.providers = providers
         self.book = book
         self.summary = summary
+        #: How long reading the workbook took: what a save is expected to take at first.
+        self.read_seconds = 0.0
         self.state = StateStore.from_grid(book.grids.get(STATE_TAB))
         cap = options.max_cost_usd if options.max_cost_usd is not None else settings.max_cost_usd
         # The cap is enforced while running: no request starts once spent + in flight would

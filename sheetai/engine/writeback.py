@@ -36,6 +36,7 @@ class WriteBack:
             chunk_seconds=run.settings.chunk_seconds,
             before_commit=self.save_state,
             after_commit=self._state_saved,
+            expected_save_seconds=run.read_seconds,
         )
         self._state_write: StateWrite | None = None
 
