@@ -32,15 +32,22 @@ _MARK = "sheetaiRows"
 
 
 class SplitPart:
-    """One worksheet part: its frame parsed, its rows indexed as byte ranges of ``content``."""
+    """One worksheet part: its frame parsed, its rows indexed as byte ranges of it."""
 
     def __init__(
-        self, frame: etree._Element, content: bytes, numbers: list[int], spans: array
+        self,
+        frame: etree._Element,
+        part: bytes,
+        body: tuple[int, int],
+        numbers: list[int],
+        spans: array,
     ) -> None:
         self.frame = frame
         #: The frame's ``<sheetData>``: it holds only the rows parsed so far, in order.
         self.data = frame.find(f"{{{NS}}}sheetData")
-        self._content = content
+        # The part as read, and where its rows lie in it: slices of it are never copied whole.
+        self._part = part
+        self._body = body
         self._numbers = numbers
         self._spans = spans  # start, end of row i at 2 * i, 2 * i + 1
         self._where = {number: i for i, number in enumerate(numbers)}
@@ -54,15 +61,15 @@ class SplitPart:
         picked = [self._where[n] for n in numbers if n in self._where]
         if not picked:
             return []
-        # Rows next to each other are one slice of the content, whitespace between included.
+        # Rows next to each other are one slice of the part, whitespace between included.
         chunks, first, last = [], picked[0], picked[0]
         for i in picked[1:]:
             if i == last + 1:
                 last = i
                 continue
-            chunks.append(self._content[self._spans[2 * first] : self._spans[2 * last + 1]])
+            chunks.append(self._part[self._spans[2 * first] : self._spans[2 * last + 1]])
             first = last = i
-        chunks.append(self._content[self._spans[2 * first] : self._spans[2 * last + 1]])
+        chunks.append(self._part[self._spans[2 * first] : self._spans[2 * last + 1]])
         declarations = "".join(
             f' xmlns{":" + p if p else ""}="{uri}"' for p, uri in self.frame.nsmap.items()
         )
@@ -85,21 +92,21 @@ class SplitPart:
             parsed = serialized[head_end + 1 : close]
             tail = serialized[close + len(qname) + 3 :]
         rows = self._loaded_rows(parsed)
-        content = self._content
-        pieces = [serialized[:start], b"<" + qname + b">"]
-        cursor = 0
+        part = memoryview(self._part)
+        cursor, body_end = self._body
+        pieces: list[bytes | memoryview] = [serialized[:start], b"<" + qname + b">"]
         for number, row in rows:
             i = self._where.get(number)
             if i is not None:
-                pieces.append(content[cursor : self._spans[2 * i]])
+                pieces.append(part[cursor : self._spans[2 * i]])
                 cursor = self._spans[2 * i + 1]
             else:
                 after = bisect.bisect_left(self._numbers, number)
-                at = self._spans[2 * after] if after < len(self._numbers) else len(content)
-                pieces.append(content[cursor:at])
+                at = self._spans[2 * after] if after < len(self._numbers) else body_end
+                pieces.append(part[cursor:at])
                 cursor = at
             pieces.append(row)
-        pieces += [content[cursor:], b"</" + qname + b">", tail]
+        pieces += [part[cursor:body_end], b"</" + qname + b">", tail]
         return b"".join(pieces)
 
     def _loaded_rows(self, parsed: bytes) -> list[tuple[int, bytes]]:
@@ -133,10 +140,9 @@ def split_part(data: bytes) -> SplitPart | None:
         after = body_end + len(close)
     if data.find(b"sheetData", after) >= 0:
         return None
-    content = data[body_start:body_end]
-    if b"<!" in content or b"<?" in content:
+    if data.find(b"<!", body_start, body_end) >= 0 or data.find(b"<?", body_start, body_end) >= 0:
         return None
-    index = _index(content, name)
+    index = _index(data, body_start, body_end, name)
     if index is None:
         return None
     frame_bytes = data[: opening.start()] + b"<" + name + b"sheetData/>" + data[after:]
@@ -148,11 +154,12 @@ def split_part(data: bytes) -> SplitPart | None:
     if sheet_data is None:
         return None
     sheet_data.set(_MARK, "1")
-    return SplitPart(frame, content, *index)
+    return SplitPart(frame, data, (body_start, body_end), *index)
 
 
-def _index(content: bytes, prefix: bytes) -> tuple[list[int], array] | None:
-    """Each row's number and byte range; None when something other than rows sits there.
+def _index(data: bytes, start: int, end: int, prefix: bytes) -> tuple[list[int], array] | None:
+    """Each row's number and byte range in ``data[start:end]``; None when something other than
+    rows sits there.
 
     ``<sheetData>`` holds only ``<row>`` elements (comments and the like were refused), so a
     row runs from its start tag to the next one's.
@@ -161,7 +168,7 @@ def _index(content: bytes, prefix: bytes) -> tuple[list[int], array] | None:
     spans = array("q")
     last = 0
     row_open = re.compile(b"<" + re.escape(prefix) + rb"row(?=[\s/>])([^>]*)>")
-    for found in row_open.finditer(content):
+    for found in row_open.finditer(data, start, end):
         r = _R_ATTR.search(found.group(1))
         if r is None:
             return None
@@ -170,13 +177,13 @@ def _index(content: bytes, prefix: bytes) -> tuple[list[int], array] | None:
             return None
         if numbers:
             spans.append(found.start())
-        elif content[: found.start()].strip():
+        elif data[start : found.start()].strip():
             return None
         numbers.append(number)
         spans.append(found.start())
         last = number
     if numbers:
-        spans.append(len(content))
-    elif content.strip():
+        spans.append(end)
+    elif data[start:end].strip():
         return None
     return numbers, spans

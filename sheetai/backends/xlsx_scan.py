@@ -82,42 +82,41 @@ def scan_cells(data: bytes, reader: _Reader) -> Grid | None:
     opening = _SHEET_DATA.search(data)
     if opening is None:
         return None
-    end = data.find(b"</sheetData>", opening.end()) if opening.group().endswith(b">") else -1
-    content = data[opening.end() : max(end, opening.end())]
+    start = opening.end()
+    end = data.find(b"</sheetData>", start) if opening.group().endswith(b">") else -1
+    end = max(end, start)
     # Each cell starts "<c " (text holds no "<"): as many matches as starts means every cell
     # matched whole. Prefixed cells, comments and CDATA would slip past that count.
-    if b"<!" in content or b"<?" in content or b":c " in content or b":c>" in content:
-        return None
-    if b"<c>" in content or b"<c/>" in content:
-        return None
+    for odd in (b"<!", b"<?", b":c ", b":c>", b"<c>", b"<c/>"):
+        if data.find(odd, start, end) >= 0:
+            return None
     try:
-        return _grid(content, reader)
+        return _grid(data, start, end, reader)
     except ValueError:
         return None
 
 
-def _cells(content: bytes) -> Iterator[tuple[bytes, ...]]:
-    """The cells of ``content``, read a slice of rows at a time (all at once would hold a tuple
-    per cell: hundreds of megabytes on a 100k-row sheet). Raises ValueError when not every cell
-    there has a plain shape."""
-    start = 0
-    while start < len(content):
-        end = content.find(b"<row", start + _CHUNK)
-        end = len(content) if end < 0 else end
-        cells = _CELL.findall(content, start, end)
-        if len(cells) != content.count(b"<c ", start, end):
+def _cells(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, ...]]:
+    """The cells of ``data[start:end]``, read a slice of rows at a time (all at once would hold
+    a tuple per cell: hundreds of megabytes on a 100k-row sheet). Raises ValueError when not
+    every cell there has a plain shape."""
+    while start < end:
+        cut = data.find(b"<row", start + _CHUNK, end)
+        cut = end if cut < 0 else cut
+        cells = _CELL.findall(data, start, cut)
+        if len(cells) != data.count(b"<c ", start, cut):
             raise ValueError("a cell that is not of a plain shape")
         yield from cells
-        start = end
+        start = cut
 
 
-def _grid(content: bytes, reader: _Reader) -> Grid | None:
+def _grid(data: bytes, start: int, end: int, reader: _Reader) -> Grid | None:
     grid: Grid = []
     values: list[Any] = []
     number = last = 0
     columns: dict[bytes, int] = {}
     typed, shown, note_formula = reader.typed, reader.shown, reader.note_formula
-    cells = _cells(content)
+    cells = _cells(data, start, end)
     for letters, row, style_text, kind, v, has_inline, inline, has_f, f, f_v in cells:
         r = int(row)
         if r != number:
