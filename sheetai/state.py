@@ -44,8 +44,9 @@ _MARKER = "sheetai state v1"
 # The tab is written whole again (sorted, no gaps) once blank rows outnumber this many plus the
 # records: gaps left by forgotten records cost nothing to read, but should not pile up.
 _GAPS_KEPT = 1_000
-# What text float() might read starts with (ASCII): a digit, a sign, a point, inf or nan.
-_NUMBERISH = frozenset("0123456789+-.iInN_")
+# What text float() might read starts with (ASCII): a digit, a sign, a point, or is a word.
+_NUMBERISH = frozenset("0123456789+-.")
+_FLOAT_WORDS = frozenset({"nan", "inf", "infinity"})
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -63,14 +64,23 @@ def _normal(value: Any) -> str:
 
     >>> _normal(" Positive "), _normal("1e3"), _normal("١٢"), _normal(0.91), _normal(" ")
     ('Positive', '1000', '12', '0.91', '')
+    >>> _normal("Negative"), _normal("NaN"), _normal("Infinity")
+    ('Negative', 'NaN', 'Infinity')
     """
     kind = type(value)
     if kind is str:
         text = value.strip()
         if not text:
             return ""
-        if text[0] not in _NUMBERISH and text[0].isascii() and len(text) <= LONG_TEXT:
-            return text  # float() would refuse it, and it is too short to be digested
+        first = text[0]
+        # float() would refuse it, and it is too short to be digested: it stays as it is.
+        if (
+            first.isascii()
+            and first not in _NUMBERISH
+            and len(text) <= LONG_TEXT
+            and (first not in "iInN" or text.lower() not in _FLOAT_WORDS)
+        ):
+            return text
     elif kind is float or kind is int:
         return f"{value:.6g}" if kind is float else f"{float(value):.6g}"
     elif value is None:
@@ -168,7 +178,7 @@ class StateStore:
         loads = json.loads
         for index in range(2, len(grid)):
             row = grid[index]
-            cells = [_text(v) for v in row[:6]]
+            cells = [v.strip() if type(v) is str else cell_text(v) for v in row[:6]]
             if len(cells) < 6:
                 cells += [""] * (6 - len(cells))
             step, fingerprint = cells[0], cells[1]
@@ -268,10 +278,6 @@ class StateStore:
                 sheet[index] = cells
         self.sheet, self.at, self.shown = sheet, write.at, write.shown
         self.rows_on_sheet = max(self.rows_on_sheet, len(sheet))
-
-
-def _text(value: Any) -> str:
-    return value.strip() if type(value) is str else cell_text(value)
 
 
 def _cells(record: StateRecord) -> list[Any]:
