@@ -117,16 +117,19 @@ def _grid(data: bytes, start: int, end: int, reader: _Reader) -> Grid | None:
     columns: dict[bytes, int] = {}
     typed, shown, note_formula = reader.typed, reader.shown, reader.note_formula
     cells = _cells(data, start, end)
+    row_text = b""
+    r = 0
     for letters, row, style_text, kind, v, has_inline, inline, has_f, f, f_v in cells:
-        r = int(row)
-        if r != number:
+        if row != row_text:  # a row's cells are next to each other: convert its number once
+            row_text, r = row, int(row)
             if r < number:
                 return None  # rows out of order: the lxml walk decides what counts
-            values = []
-            while len(grid) < r - 1:
-                grid.append([])
-            grid.append(values)
-            number, last = r, 0
+            if r > number:
+                values = []
+                while len(grid) < r - 1:
+                    grid.append([])
+                grid.append(values)
+                number, last = r, 0
         col = columns.get(letters) or _column(letters, columns)
         if col <= last:
             return None
