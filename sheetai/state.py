@@ -44,6 +44,9 @@ _MARKER = "sheetai state v1"
 # The tab is written whole again (sorted, no gaps) once blank rows outnumber this many plus the
 # records: gaps left by forgotten records cost nothing to read, but should not pile up.
 _GAPS_KEPT = 1_000
+# What text float() might read starts with (ASCII): a digit, a sign, a point, or is a word.
+_NUMBERISH = frozenset("0123456789+-.")
+_FLOAT_WORDS = frozenset({"nan", "inf", "infinity"})
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -52,7 +55,37 @@ def signature(cells: Iterable[Any]) -> str:
     >>> signature(["Positive", "why", 0.91]) == signature(["Positive ", "why", "0.91"])
     True
     """
-    return "\x1f".join(normal_cell(v) for v in cells)
+    return "\x1f".join([_normal(v) for v in cells])
+
+
+def _normal(value: Any) -> str:
+    """:func:`~sheetai.text.normal_cell`, with a shortcut for text that cannot be a number
+    (most answers and reasonings; this runs for every output cell of every row).
+
+    >>> _normal(" Positive "), _normal("1e3"), _normal("١٢"), _normal(0.91), _normal(" ")
+    ('Positive', '1000', '12', '0.91', '')
+    >>> _normal("Negative"), _normal("NaN"), _normal("Infinity")
+    ('Negative', 'NaN', 'Infinity')
+    """
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        if not text:
+            return ""
+        first = text[0]
+        # float() would refuse it, and it is too short to be digested: it stays as it is.
+        if (
+            first.isascii()
+            and first not in _NUMBERISH
+            and len(text) <= LONG_TEXT
+            and (first not in "iInN" or text.lower() not in _FLOAT_WORDS)
+        ):
+            return text
+    elif kind is float or kind is int:
+        return f"{value:.6g}" if kind is float else f"{float(value):.6g}"
+    elif value is None:
+        return ""
+    return normal_cell(value)
 
 
 def taught_digest(pairs: Iterable[tuple[str, str]]) -> str:
@@ -90,6 +123,16 @@ class StateRecord:
         return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs.all)
 
 
+# A record, its outputs object and its fields: while a record's row shows this, it needs no
+# rewrite (records are replaced, or given new fields, when they change; outputs are never
+# edited in place).
+_Shown = tuple[StateRecord, RowOutputs, str, str, str]
+
+
+def _as_shown(record: StateRecord) -> _Shown:
+    return record, record.outputs, record.status, record.updated, record.taught
+
+
 @dataclass
 class StateWrite:
     """What to write on the tab to make it hold the records: blocks of rows by first row
@@ -98,6 +141,8 @@ class StateWrite:
     blocks: list[tuple[int, list[list[Any]]]]
     at: dict[tuple[str, str], int]
     sheet: list[list[Any]]
+    #: Every record as it then was (its outputs too): the tab holds these once saved.
+    shown: dict[tuple[str, str], _Shown] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,6 +157,8 @@ class StateStore:
     #: each record on it: only rows that differ are written (:meth:`changes`).
     sheet: list[list[Any]] | None = field(default=None, repr=False)
     at: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    #: The record each row of the tab shows, by key (see ``_Shown``): only others are compared.
+    shown: dict[tuple[str, str], _Shown] = field(default_factory=dict, repr=False)
 
     def for_step(self, step: str) -> dict[str, StateRecord]:
         return self.records.setdefault(step, {})
@@ -127,26 +174,32 @@ class StateStore:
             store.extras = json.loads(header[1])
         if len(grid) > 1 and len(grid[1]) > 5 and cell_text(grid[1][5]) == _TAUGHT:
             store.width = 6
-        for index, row in enumerate(grid[2:], start=2):
-            cells = list(row) + [None] * (6 - len(row))
-            if is_blank(cells[0]) or is_blank(cells[1]):
-                continue
+        records = store.records
+        loads = json.loads
+        for index in range(2, len(grid)):
+            row = grid[index]
+            cells = [v.strip() if type(v) is str else cell_text(v) for v in row[:6]]
+            if len(cells) < 6:
+                cells += [""] * (6 - len(cells))
+            step, fingerprint = cells[0], cells[1]
+            if not step or not fingerprint:
+                continue  # a blank row (a cell of spaces is blank too)
             try:
-                outputs = json.loads(cell_text(cells[3]) or "[]")
+                outputs = loads(cells[3] or "[]")
             except json.JSONDecodeError:
                 continue  # a damaged row only costs a re-run of that row
             if not isinstance(outputs, list):
                 continue
             record = StateRecord(
-                cell_text(cells[0]),
-                cell_text(cells[1]),
-                cell_text(cells[2]),
-                RowOutputs.from_cells(outputs),
-                cell_text(cells[4]),
-                cell_text(cells[5]),
+                step, fingerprint, cells[2], RowOutputs.from_cells(outputs), cells[4], cells[5]
             )
-            store.for_step(record.step)[record.fingerprint] = record
-            store.at[record.step, record.fingerprint] = index
+            by_step = records.get(step)
+            if by_step is None:
+                by_step = records[step] = {}
+            by_step[fingerprint] = record
+            store.at[step, fingerprint] = index
+            if len(row) <= 6 or all(is_blank(v) for v in row[6:]):
+                store.shown[step, fingerprint] = _as_shown(record)
         return store
 
     def to_grid(self) -> list[list[Any]]:
@@ -182,7 +235,8 @@ class StateStore:
             grid = self.to_grid()
             self.rows_on_sheet = rows_before
             placed = {(str(r[0]), str(r[1])): i for i, r in enumerate(grid) if i >= 2 and r[0]}
-            return StateWrite([(1, grid)], placed, grid)
+            every = {key: _as_shown(r) for key, r in records.items()}
+            return StateWrite([(1, grid)], placed, grid, every)
         extras = json.dumps(self.extras, sort_keys=True) if self.extras else ""
         head: list[list[Any]] = [
             [_MARKER, extras, *[""] * (self.width - 2)],
@@ -192,9 +246,14 @@ class StateStore:
             i: row for i, row in enumerate(head) if i >= len(sheet) or not _same(sheet[i], row)
         }
         at: dict[tuple[str, str], int] = {}
+        shown: dict[tuple[str, str], _Shown] = {}
         end = len(sheet)
         for key, record in records.items():
             index = self.at.get(key)
+            now = shown[key] = _as_shown(record)
+            if index is not None and self.shown.get(key) == now:
+                at[key] = index  # the row shows this very record: nothing to compare
+                continue
             cells = _cells(record)[: self.width]
             if index is None:
                 index, end = end, end + 1
@@ -206,7 +265,7 @@ class StateStore:
         for index in range(2, len(sheet)):
             if index not in kept and not all(is_blank(v) for v in sheet[index]):
                 rows[index] = [None] * max(self.width, len(sheet[index]))
-        return StateWrite(_blocks(rows), at, sheet)
+        return StateWrite(_blocks(rows), at, sheet, shown)
 
     def written(self, write: StateWrite) -> None:
         """The rows of ``write`` were saved: the tab now holds them."""
@@ -217,7 +276,7 @@ class StateStore:
                 while len(sheet) <= index:
                     sheet.append([])
                 sheet[index] = cells
-        self.sheet, self.at = sheet, write.at
+        self.sheet, self.at, self.shown = sheet, write.at, write.shown
         self.rows_on_sheet = max(self.rows_on_sheet, len(sheet))
 
 

@@ -68,11 +68,16 @@ def test_a_second_run_with_no_change_pays_nothing_and_leaves_the_file_alone(
 ) -> None:
     run(feedback_book)
     before = digest(feedback_book)
+    modified = feedback_book.stat().st_mtime_ns
+    folder = sorted(feedback_book.parent.iterdir())
     summary = run(feedback_book)
     assert summary.total("processed") == 0
     assert summary.total("skipped_unchanged") == len(REVIEWS)
     assert summary.steps[0].model_calls == 0
+    # Not saved again, not even unchanged: the file keeps its bytes and its time.
     assert digest(feedback_book) == before
+    assert feedback_book.stat().st_mtime_ns == modified
+    assert sorted(feedback_book.parent.iterdir()) == folder
 
 
 def test_only_changed_rows_run_and_human_edits_are_kept(feedback_book: Path) -> None:

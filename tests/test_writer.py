@@ -57,3 +57,16 @@ def test_a_chunk_is_due_when_enough_rows_wait_or_they_waited_long_enough() -> No
     assert not writer.due()
     clock.now = 10.0
     assert writer.due()  # chunk_seconds passed
+
+
+def test_the_first_chunk_of_a_slow_workbook_waits_as_later_ones_do() -> None:
+    clock = Clock()
+    writer = ChunkWriter(
+        MemoryBackend({"S": []}), chunk_rows=2, chunk_seconds=100, clock=clock,
+        expected_save_seconds=3.0,
+    )  # fmt: skip
+    writer.row_done(5)
+    clock.now = 26.9
+    assert not writer.due()  # a save is expected to take 3 s: wait nine times that
+    clock.now = 27.0
+    assert writer.due()

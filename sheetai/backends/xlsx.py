@@ -221,8 +221,7 @@ class XlsxBackend(Backend):
             with self._patching("written"):
                 session = self._edits()
                 session.refuse_merged(self._pending)
-                for block in self._pending:
-                    session.write(block)
+                session.write_blocks(self._pending)
                 session.save()
         except OSError as exc:
             self._drop_session()

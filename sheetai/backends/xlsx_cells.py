@@ -19,10 +19,11 @@ from typing import Any
 
 from lxml import etree
 
-from ..a1 import cell_address, quote_sheet
+from ..a1 import cell_address, column_letter, quote_sheet
 from ..a1 import column_number as col_number
 from ..errors import WorkbookError
 from .xlsx_package import NS
+from .xlsx_rows import SplitPart
 
 __all__ = [
     "SheetCells",
@@ -36,6 +37,9 @@ __all__ = [
 MAX_CELL_CHARS = 32_767
 _ROW = f"{{{NS}}}row"
 _C = f"{{{NS}}}c"
+_V = f"{{{NS}}}v"
+_IS = f"{{{NS}}}is"
+_T = f"{{{NS}}}t"
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF = re.compile(r"([A-Z]+)(\d+)")
@@ -81,9 +85,12 @@ class SheetCells:
         root: etree._Element,
         date_style: Callable[[Any], int],
         is_date_style: Callable[[int], bool],
+        split: SplitPart | None = None,
     ) -> None:
         self.title = title
         self.root = root
+        #: When set, ``root`` is the part's frame and rows are parsed as writes reach them.
+        self.split = split
         data = root.find(f"{{{NS}}}sheetData")
         if data is None:
             data = etree.Element(f"{{{NS}}}sheetData")
@@ -94,6 +101,7 @@ class SheetCells:
         self.rows: dict[int, etree._Element] = {}
         self._cells: dict[int, dict[int, etree._Element]] = {}
         self.dropped_formula = False
+        self._letters: dict[int, str] = {}
         self.max_row = 0
         self.max_col = 0
         last = 0
@@ -104,11 +112,29 @@ class SheetCells:
             last = number
         self._row_numbers = sorted(self.rows)
 
-    def _row(self, number: int) -> etree._Element:
+    def preload(self, numbers: Iterable[int]) -> None:
+        """Parse the part's rows ``numbers`` now, in one go (a split part parses rows lazily)."""
+        if self.split is None:
+            return
+        wanted = sorted(n for n in set(numbers) if n not in self.rows and self.split.has(n))
+        for row in self.split.load(wanted):
+            self._place(row, int(row.get("r") or 0))
+
+    def _existing(self, number: int) -> etree._Element | None:
         row = self.rows.get(number)
+        if row is None and self.split is not None and self.split.has(number):
+            self.preload([number])
+            row = self.rows.get(number)
+        return row
+
+    def _row(self, number: int) -> etree._Element:
+        row = self._existing(number)
         if row is not None:
             return row
-        row = etree.Element(_ROW, r=str(number))
+        return self._place(etree.Element(_ROW, r=str(number)), number)
+
+    def _place(self, row: etree._Element, number: int) -> etree._Element:
+        """Put ``row`` into ``<sheetData>`` in row order."""
         if not self._row_numbers or self._row_numbers[-1] < number:
             self.data.append(row)
             self._row_numbers.append(number)
@@ -136,17 +162,19 @@ class SheetCells:
 
     def cell(self, row_number: int, col: int, create: bool = True) -> etree._Element | None:
         """The ``<c>`` at (row, col), created in order if missing and ``create``."""
-        row = self._row(row_number) if create else self.rows.get(row_number)
+        row = self._row(row_number) if create else self._existing(row_number)
         if row is None:
             return None
         cells = self._cells_of(row_number, row)
         cell = cells.get(col)
         if cell is not None or not create:
             return cell
-        cell = etree.Element(_C, r=cell_address(row_number, col))
-        after = [c for c in cells if c > col]
-        if after:
-            cells[min(after)].addprevious(cell)
+        letters = self._letters.get(col)
+        if letters is None:
+            letters = self._letters[col] = column_letter(col)
+        cell = etree.Element(_C, r=f"{letters}{row_number}")
+        if cells and col < max(cells):
+            cells[min(c for c in cells if c > col)].addprevious(cell)
         else:
             row.append(cell)
         cells[col] = cell
@@ -167,42 +195,57 @@ class SheetCells:
 
     def set(self, row_number: int, col: int, value: Any) -> None:
         """Write one value, keeping the cell's style."""
-        if value is None and self.cell(row_number, col, create=False) is None:
-            return
-        cell = self.cell(row_number, col)
-        assert cell is not None
-        self._drop_formula(cell)
-        for child in list(cell):
-            cell.remove(child)
-        for attribute in ("t", "cm", "vm", "ph"):
-            cell.attrib.pop(attribute, None)
-        self.max_row = max(self.max_row, row_number)
-        self.max_col = max(self.max_col, col)
+        cell = self.cell(row_number, col, create=False)
+        if cell is None:
+            if value is None:
+                return
+            cell = self.cell(row_number, col)
+            assert cell is not None
+        elif len(cell) or cell.attrib:
+            self._drop_formula(cell)
+            for child in list(cell):
+                cell.remove(child)
+            for attribute in ("t", "cm", "vm", "ph"):
+                cell.attrib.pop(attribute, None)
+        if row_number > self.max_row:
+            self.max_row = row_number
+        if col > self.max_col:
+            self.max_col = col
         if value is None:
             return
-        if isinstance(value, bool):
+        kind = type(value)
+        if kind is str:
+            self._text(cell, value)
+        elif kind is float and math.isfinite(value):
+            etree.SubElement(cell, _V).text = repr(value)
+        elif kind is int:
+            etree.SubElement(cell, _V).text = str(value)
+        elif isinstance(value, bool):
             cell.set("t", "b")
-            etree.SubElement(cell, f"{{{NS}}}v").text = "1" if value else "0"
+            etree.SubElement(cell, _V).text = "1" if value else "0"
         elif isinstance(value, numbers.Integral):
-            etree.SubElement(cell, f"{{{NS}}}v").text = str(int(value))
+            etree.SubElement(cell, _V).text = str(int(value))
         elif isinstance(value, numbers.Real) and math.isfinite(value):
-            etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(value))
+            etree.SubElement(cell, _V).text = repr(float(value))
         elif isinstance(value, (dt.datetime, dt.date, dt.time)):
             from openpyxl.utils.datetime import to_excel
 
             style = cell.get("s")
             if style is None or not self._is_date_style(int(style)):
                 cell.set("s", str(self._date_style(value)))
-            etree.SubElement(cell, f"{{{NS}}}v").text = repr(float(to_excel(value)))
+            etree.SubElement(cell, _V).text = repr(float(to_excel(value)))
         else:
-            # An answer that starts with '=' is text too: only <f> makes a formula.
-            text = clean_text(str(value))
-            cell.set("t", "inlineStr")
-            inline = etree.SubElement(cell, f"{{{NS}}}is")
-            t = etree.SubElement(inline, f"{{{NS}}}t")
-            t.text = text
-            if text != text.strip() or "\n" in text:
-                t.set(_XML_SPACE, "preserve")
+            self._text(cell, str(value))
+
+    @staticmethod
+    def _text(cell: etree._Element, value: str) -> None:
+        # An answer that starts with '=' is text too: only <f> makes a formula.
+        text = clean_text(value)
+        cell.set("t", "inlineStr")
+        t = etree.SubElement(etree.SubElement(cell, _IS), _T)
+        t.text = text
+        if text != text.strip() or "\n" in text:
+            t.set(_XML_SPACE, "preserve")
 
     def _drop_formula(self, cell: etree._Element) -> None:
         formula = cell.find(f"{{{NS}}}f")

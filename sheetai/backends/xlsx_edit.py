@@ -26,6 +26,7 @@ from .xlsx_parts import (
     recalc_on_load,
     serialize,
 )
+from .xlsx_rows import split_part
 from .xlsx_sheet_parts import (
     add_internal_links,
     grow_autofilter,
@@ -79,8 +80,12 @@ class EditSession:
                     f"{self.path}: no sheet {quote_sheet(title)} to write to. Was it renamed "
                     "or deleted while sheetai ran? Run sheetai again."
                 )
-            root = part_xml(self.package.read(part))
-            cells = SheetCells(title, root, self.styles.date_style, self.styles.is_date)
+            data = self.package.read(part)
+            split = split_part(data)
+            root = part_xml(data) if split is None else split.frame
+            del data
+            cells = SheetCells(title, root, self.styles.date_style, self.styles.is_date, split)
+            cells.preload([1])
             self._sheets[title] = cells
             self._widths[title] = header_width(root)
         return cells
@@ -124,6 +129,18 @@ class EditSession:
                         "write there. Unmerge those cells (or move the output columns), then "
                         "run again."
                     )
+
+    def write_blocks(self, blocks: Sequence[CellBlock]) -> None:
+        """Write ``blocks``, parsing each sheet's rows they reach in one go."""
+        rows: dict[str, set[int]] = {}
+        for block in blocks:
+            rows.setdefault(block.sheet, set()).update(
+                range(block.row, block.row + len(block.values))
+            )
+        for title, numbers in rows.items():
+            self.sheet(title).preload(numbers)
+        for block in blocks:
+            self.write(block)
 
     def write(self, block: CellBlock) -> None:
         cells = self.sheet(block.sheet)
@@ -191,7 +208,12 @@ class EditSession:
             cells = self._sheets[title]
             cells.update_dimension()
             dropped = dropped or cells.dropped_formula
-            self.package.put(self.package.sheet_parts()[title], serialize(cells.root))
+            data = serialize(cells.root)
+            if cells.split is not None:
+                data = cells.split.join(data)
+                # The rows now sit in the new file: split it again if it is written again.
+                del self._sheets[title]
+            self.package.put(self.package.sheet_parts()[title], data)
         if dropped:
             drop_calc_chain(self.package)
         if self._recalc:

@@ -12,6 +12,7 @@ empty one never needs a second parse.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from lxml import etree
@@ -19,6 +20,7 @@ from lxml import etree
 from ..cell_values import Uncomputed, as_cell_error
 from .base import Grid
 from .xlsx_package import NS
+from .xlsx_scan import scan_cells
 
 __all__ = ["read_sheet", "can_read"]
 
@@ -66,7 +68,12 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
     sheet = book[title]
     reader = _Reader(book, sheet)
     with book._archive.open(sheet._worksheet_path) as source:
-        grid = reader.rows(source)
+        data = source.read()
+    grid = scan_cells(data, reader)
+    if grid is None:
+        reader = _Reader(book, sheet)  # the scan may have noted some cells before it gave up
+        grid = reader.rows(io.BytesIO(data))
+    del data
     while grid and all(v is None for v in grid[-1]):
         grid.pop()
     reader.mark_uncomputed(grid)
@@ -144,37 +151,44 @@ class _Reader:
                 formula = child
             elif tag == _IS:
                 inline = child
+        style = int(cell.get("s", 0) or 0)
         value: Any = None
         if kind == "inlineStr":
             if inline is not None:
                 value = _inline_text(inline)
         elif text:
-            if kind == "n":
-                value = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
-                style = int(cell.get("s", 0) or 0)
-                if style in self._dates:
-                    value = self._date(value, style, cell.get("r"))
-            elif kind == "s":
-                value = self._strings[int(text)]
-            elif kind == "b":
-                value = bool(int(text))
-            elif kind == "d":
-                from openpyxl.utils.datetime import from_ISO8601
-
-                value = from_ISO8601(text)
-            else:  # "str" (a formula's text result), "e" (an error value)
-                value = text
+            value = self.typed(kind, text, style, cell.get("r"))
         if formula is not None:
             self._formula(cell, formula, number, col, value is not None)
         if value is None:
             return None
+        return self.shown(value, style, number, col)
+
+    def typed(self, kind: str, text: str, style: int, ref: str | None) -> Any:
+        """The value of a cell of type ``kind`` whose ``<v>`` holds ``text`` (not empty)."""
+        if kind == "n":
+            value = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
+            if style in self._dates:
+                return self._date(value, style, ref)
+            return value
+        if kind == "s":
+            return self._strings[int(text)]
+        if kind == "b":
+            return bool(int(text))
+        if kind == "d":
+            from openpyxl.utils.datetime import from_ISO8601
+
+            return from_ISO8601(text)
+        return text  # "str" (a formula's text result), "e" (an error value)
+
+    def shown(self, value: Any, style: int, number: int, col: int) -> Any:
+        """A cell's value as the grid holds it (error texts as errors); notes its format."""
         if isinstance(value, str):
             if "#" in value:
                 error = as_cell_error(value)
                 if error is not None:
                     return error
             return value
-        style = int(cell.get("s", 0) or 0)
         if style:
             code = self._codes.get(style)
             if code is None:
@@ -209,6 +223,9 @@ class _Reader:
                 from openpyxl.formula.translate import Translator
 
                 self._shared[index] = Translator(text, ref)
+        self.note_formula(number, col, computed, text)
+
+    def note_formula(self, number: int, col: int, computed: bool, text: str) -> None:
         self.formulas.append((number - 1, col - 1, computed, text))
 
     def mark_uncomputed(self, grid: Grid) -> None:

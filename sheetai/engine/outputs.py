@@ -16,7 +16,14 @@ from ..steps import Step
 from ..text import cell_text, is_blank
 from .plan import RowPlan, row_text
 
-__all__ = ["compose_outputs", "reflagged", "clean_cell", "preview_row", "utc_now"]
+__all__ = [
+    "compose_outputs",
+    "reflagged",
+    "reflagged_flag",
+    "clean_cell",
+    "preview_row",
+    "utc_now",
+]
 
 # Characters no spreadsheet cell may hold (the XML 1.0 control characters).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -55,10 +62,8 @@ def compose_outputs(step: Step, result: RowResult) -> RowOutputs:
         flag = "ERROR: " + (error[:120] or "unknown error")
     elif result.status == "invalid":
         flag = "INVALID_OUTPUT"
-    elif confidence is not None and confidence < step.min_confidence:
-        flag = "LOW_CONFIDENCE"
     else:
-        flag = ""
+        flag = _confidence_flag(step, confidence)
     confidence = None if confidence is None else round(float(confidence), 3)
     return RowOutputs(
         [clean_cell(v) for v in values],
@@ -68,15 +73,38 @@ def compose_outputs(step: Step, result: RowResult) -> RowOutputs:
     )
 
 
+def _confidence_flag(step: Step, confidence: float | None) -> str:
+    """The flag an answer given with ``confidence`` gets ("" for none)."""
+    if confidence is not None and math.isfinite(confidence) and confidence < step.min_confidence:
+        return "LOW_CONFIDENCE"
+    return ""
+
+
+def _stored_confidence(outputs: RowOutputs) -> float | None:
+    try:
+        confidence = outputs.confidence
+        return None if is_blank(confidence) else float(str(confidence))
+    except (TypeError, ValueError):
+        return None
+
+
 def reflagged(step: Step, outputs: RowOutputs) -> RowOutputs:
     """Stored outputs with the flag recomputed for the step's current ``Min confidence``."""
     result = RowResult(key="", values=list(outputs.values), reasoning=cell_text(outputs.reasoning))
-    try:
-        confidence = outputs.confidence
-        result.confidence = None if is_blank(confidence) else float(str(confidence))
-    except (TypeError, ValueError):
-        result.confidence = None
+    result.confidence = _stored_confidence(outputs)
     return compose_outputs(step, result)
+
+
+def reflagged_flag(step: Step, outputs: RowOutputs) -> Any:
+    """The flag :func:`reflagged` gives, without building the outputs (a check run per row).
+
+    >>> from sheetai.steps import Task
+    >>> s = Step(name="s", sheet="F", inputs=["x"], task=Task.CLASSIFY, output="O",
+    ...          model="local", min_confidence=0.6)
+    >>> reflagged_flag(s, RowOutputs(["Pos"], "r", "0.5", None))
+    'LOW_CONFIDENCE'
+    """
+    return _confidence_flag(step, _stored_confidence(outputs)) or None
 
 
 def preview_row(row_plan: RowPlan, outputs: RowOutputs) -> dict[str, Any]:

@@ -142,7 +142,8 @@ def row_fingerprint(step_fingerprint: str, values: Sequence[Any]) -> str:
     >>> row_fingerprint("s1", ["great", 3.0]) == row_fingerprint("s1", ["great ", "3"])
     True
     """
-    blob = "\x1e".join([step_fingerprint, *(cell_text(v) for v in values)])
+    texts = [v.strip() if type(v) is str else cell_text(v) for v in values]
+    blob = "\x1e".join([step_fingerprint, *texts])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -231,16 +232,17 @@ def plan_rows(
     written = set(signatures.values())
     blank_signature = signature([None] * len(owned_cols))
     plan = StepPlan()
+    inputs_at = list(cols.inputs.items())
     for index in range(1, len(grid)):
         row = grid[index]
         number = index + 1
-        inputs, values, fingerprint = _row_key(row, step_fingerprint, cols)
-        shown = {
-            name: formats[number, col]
-            for name, col in cols.inputs.items()
-            if formats and (number, col) in formats
-        }
-        if all(is_blank(v) for v in values):
+        inputs, values, fingerprint = _row_key(row, step_fingerprint, cols, inputs_at)
+        shown = (
+            {name: formats[number, col] for name, col in inputs_at if (number, col) in formats}
+            if formats
+            else {}
+        )
+        if _all_blank(values):
             plan.rows.append(RowPlan(number, fingerprint, Category.BLANK, inputs))
             continue
         if any(isinstance(v, Uncomputed) for v in values):
@@ -253,10 +255,11 @@ def plan_rows(
                 RowPlan(number, fingerprint, Category.INPUT_ERROR, inputs, records.get(fingerprint))
             )
             continue
-        owned = [row_get(row, col) for col in owned_cols]
+        width = len(row)
+        owned = [row[col - 1] if col <= width else None for col in owned_cols]
         current = signature(owned)
         record = records.get(fingerprint)
-        value_blank = all(is_blank(v) for v in owned[:value_count])
+        value_blank = _all_blank(owned[:value_count])
         category = _categorize(
             current, blank_signature, value_blank, record, written, signatures.get(fingerprint)
         )
@@ -273,15 +276,29 @@ def plan_rows(
 
 
 def _row_key(
-    row: Sequence[Any], step_fingerprint: str, cols: StepColumns
+    row: Sequence[Any],
+    step_fingerprint: str,
+    cols: StepColumns,
+    inputs_at: list[tuple[str, int]] | None = None,
 ) -> tuple[dict[str, Any], list[Any], str]:
     """A data row's inputs by name, their values, and its fingerprint."""
-    inputs = {name: row_get(row, col) for name, col in cols.inputs.items()}
-    for name, value in inputs.items():
-        if not isinstance(value, CellError | Uncomputed) and as_cell_error(value):
-            inputs[name] = as_cell_error(value)  # a backend that left an error as text
+    inputs = {}
+    width = len(row)
+    for name, col in cols.inputs.items() if inputs_at is None else inputs_at:
+        value = row[col - 1] if col <= width else None
+        # A backend that left an error as text (every error value starts with "#").
+        if type(value) is str and "#" in value:
+            value = as_cell_error(value) or value
+        inputs[name] = value
     values = list(inputs.values())
     return inputs, values, row_fingerprint(step_fingerprint, values)
+
+
+def _all_blank(values: Sequence[Any]) -> bool:
+    for value in values:
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            return False
+    return True
 
 
 def row_keys(

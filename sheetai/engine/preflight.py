@@ -18,7 +18,7 @@ from ..steps import Step
 from ..text import cell_text
 from .columns import StepColumns
 from .grid import grid_get
-from .outputs import reflagged
+from .outputs import reflagged, reflagged_flag
 from .plan import Category, RowPlan, StepPlan, flag_updates
 
 __all__ = ["planned_cells", "refuse_merged", "stale_flag", "unpriced_refusal"]
@@ -30,12 +30,11 @@ def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> 
     record = row_plan.record
     if row_plan.category is not Category.UNCHANGED or record is None or record.status != "ok":
         return None
-    outputs = reflagged(step, record.outputs)
     current = cell_text(grid_get(grid, row_plan.row, cols.flag))
     written = cell_text(record.outputs.flag)
     # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
-    if current == written and current != cell_text(outputs.flag):
-        return outputs
+    if current == written and current != cell_text(reflagged_flag(step, record.outputs)):
+        return reflagged(step, record.outputs)
     return None
 
 

@@ -7,7 +7,7 @@ columns are the sheet's 1-based numbers, as in every engine module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..backends.base import Backend, CellRange, Grid
@@ -18,12 +18,14 @@ from ..steps import Step
 from ..text import norm_header
 from .columns import StepColumns, resolve_columns, used_width
 from .options import Listener, SyncOptions
-from .plan import RowPlan, StepPlan, plan_rows
+from .plan import Category, RowPlan, StepPlan, plan_rows, row_keys
 from .relearn import Relearning, teach
 from .summary import RunSummary, StepSummary
 from .workbook import Workbook
 
 __all__ = ["Providers", "Run", "StepWork"]
+
+_UNREADABLE = (Category.UNREADABLE, Category.INPUT_ERROR)
 
 
 class Providers:
@@ -71,6 +73,8 @@ class Run:
         self.providers = providers
         self.book = book
         self.summary = summary
+        #: How long reading the workbook took: what a save is expected to take at first.
+        self.read_seconds = 0.0
         self.state = StateStore.from_grid(book.grids.get(STATE_TAB))
         cap = options.max_cost_usd if options.max_cost_usd is not None else settings.max_cost_usd
         # The cap is enforced while running: no request starts once spent + in flight would
@@ -85,6 +89,10 @@ class Run:
         #: then: the run reuses one while nothing has been written to its sheet since.
         self._planned: dict[str, tuple[int, StepPlan]] = {}
         self._writes: dict[str, int] = {}
+        #: Writes by (sheet, column), and the plan each step ran with beside the writes to its
+        #: input columns then: its fingerprints hold while those columns are not written.
+        self._column_writes: dict[tuple[str, int], int] = {}
+        self._used: dict[str, tuple[int, StepPlan]] = {}
 
     @property
     def steps(self) -> list[Step]:
@@ -135,12 +143,33 @@ class Run:
         :meth:`plan` anew. A kept plan is used once."""
         kept = self._planned.pop(norm_header(step.name), None)
         if kept is not None and kept[0] == self._writes.get(step.sheet, 0):
-            return kept[1]
-        return self.plan(step, grid, cols)
+            plan = kept[1]
+        else:
+            plan = self.plan(step, grid, cols)
+        self._used[norm_header(step.name)] = (self._input_writes(step, cols), plan)
+        return plan
 
-    def wrote(self, sheet: str) -> None:
-        """Note a write to ``sheet``'s grid: plans kept for it may no longer hold."""
+    def row_keys(self, step: Step, grid: Grid, cols: StepColumns) -> tuple[set[str], bool]:
+        """:func:`~.plan.row_keys` of the step's rows, taken from the plan it ran with while
+        no input cell of it has been written since."""
+        used = self._used.get(norm_header(step.name))
+        if used is not None and used[0] == self._input_writes(step, cols):
+            rows = used[1].rows
+            if len(rows) == len(grid) - 1:
+                unreadable = any(r.category in _UNREADABLE for r in rows)
+                return {r.fingerprint for r in rows}, unreadable
+        return row_keys(grid, step_fingerprint=step.fingerprint(), cols=cols)
+
+    def _input_writes(self, step: Step, cols: StepColumns) -> int:
+        return sum(self._column_writes.get((step.sheet, c), 0) for c in cols.inputs.values())
+
+    def wrote(self, sheet: str, columns: Iterable[int] = ()) -> None:
+        """Note a write to ``columns`` of ``sheet``'s grid: plans kept for it may no longer
+        hold."""
         self._writes[sheet] = self._writes.get(sheet, 0) + 1
+        for col in columns:
+            key = sheet, col
+            self._column_writes[key] = self._column_writes.get(key, 0) + 1
 
     def formats(self, sheet: str) -> dict[tuple[int, int], str]:
         """Number-format codes of ``sheet`` by (row, col), read once per run."""

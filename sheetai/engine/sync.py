@@ -66,6 +66,7 @@ def _sync(
         book.steps = select_steps(apply_model(book.steps, options.model, options.only_flagged),
                                   options.step)  # fmt: skip
         run = Run(backend, settings, options, listener, providers, book, summary)
+        run.read_seconds = time.monotonic() - started
         planned = plan_run(run)
     except KeyboardInterrupt:
         summary.status = "interrupted"

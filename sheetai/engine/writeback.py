@@ -17,7 +17,7 @@ from ..text import norm_header
 from .columns import StepColumns
 from .grid import grid_set
 from .outputs import compose_outputs, preview_row, reflagged, utc_now
-from .plan import Category, RowPlan, flag_updates, row_keys
+from .plan import Category, RowPlan, flag_updates
 from .preflight import stale_flag
 from .run import Run, StepWork
 from .writer import ChunkWriter
@@ -36,6 +36,7 @@ class WriteBack:
             chunk_seconds=run.settings.chunk_seconds,
             before_commit=self.save_state,
             after_commit=self._state_saved,
+            expected_save_seconds=run.read_seconds,
         )
         self._state_write: StateWrite | None = None
 
@@ -81,14 +82,14 @@ class WriteBack:
         self, sheet: str, grid: Grid, cols: StepColumns, row: int, outputs: RowOutputs
     ) -> None:
         """Put ``outputs`` in one row's output cells, on the sheet and in ``grid``."""
-        self.run.wrote(sheet)
+        self.run.wrote(sheet, cols.all)
         for col, value in zip(cols.all, outputs.all, strict=True):
             self.writer.set(sheet, row, col, value)
             grid_set(grid, row, col, value)
 
     def write_flag(self, sheet: str, grid: Grid, cols: StepColumns, row: int, flag: object) -> None:
         """Put ``flag`` in one row's flag cell, on the sheet and in ``grid``."""
-        self.run.wrote(sheet)
+        self.run.wrote(sheet, (cols.flag,))
         self.writer.set(sheet, row, cols.flag, flag)
         grid_set(grid, row, cols.flag, flag)
 
@@ -154,7 +155,7 @@ class WriteBack:
         for step in self.run.steps:
             grid = self.run.book.grids.get(step.sheet) or [[]]
             cols = self.run.columns(step, grid)
-            present, unreadable = row_keys(grid, step_fingerprint=step.fingerprint(), cols=cols)
+            present, unreadable = self.run.row_keys(step, grid, cols)
             if unreadable:
                 continue
             records = self.run.records(step)

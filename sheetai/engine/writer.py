@@ -47,6 +47,7 @@ class ChunkWriter:
         before_commit: Callable[[], None] | None = None,
         after_commit: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        expected_save_seconds: float = 0.0,
     ) -> None:
         self.backend = backend
         self.chunk_rows = chunk_rows
@@ -58,7 +59,9 @@ class ChunkWriter:
         self._cells: dict[str, dict[int, dict[int, Any]]] = {}
         self._rows_pending = 0
         self._last_commit = clock()
-        self._last_duration = 0.0
+        # Until a save is timed, a guess (reading the workbook took about as long): the first
+        # chunk of a big file then waits as later ones do, not only for ``chunk_rows``.
+        self._last_duration = expected_save_seconds
 
     def set(self, sheet: str, row: int, col: int, value: Any) -> None:
         """Write ``value`` at 1-based (row, col) of ``sheet`` on the next commit."""
