@@ -40,6 +40,7 @@ class RunStats:
     retries: int = 0
     rate_limited: int = 0
     reasked: int = 0
+    invalid: int = 0  # rows whose last answer still broke the schema (INVALID_OUTPUT)
     errors: dict[str, int] = field(default_factory=dict)
     response_format: str = ""  # json_schema or tool
 

@@ -93,5 +93,6 @@ def stats_summary(stats: Any) -> dict[str, Any]:
         "retries": stats.retries,
         "rate_limited": stats.rate_limited,
         "reasked": stats.reasked,
+        "invalid": stats.invalid,
         "response_format": stats.response_format,
     }
