@@ -466,3 +466,13 @@ def _start_cli_run_until_first_save(
     )
     wait_for_saved_answers(path, proc)
     return argv, env, proc
+
+
+def test_a_run_reports_its_estimate_beside_what_it_cost(tmp_path, server) -> None:
+    # Issue 18: --json said estimated_cost_usd 0.0 after a $3.29 run: the estimate made while
+    # planning never reached the run's summary.
+    path = book(tmp_path, [f"Positive review {i}" for i in range(20)])
+    summary = run(path, settings_for(server)).to_json()
+    assert summary["cost_usd"] > 0
+    assert summary["steps"][0]["estimated_cost_usd"] == summary["estimated_cost_usd"]
+    assert summary["cost_usd"] / 3 < summary["estimated_cost_usd"] < summary["cost_usd"] * 3
