@@ -27,6 +27,7 @@ from google.genai import errors
 from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
+from ..llm.answers import Counters
 from ..llm.bridge import stream
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
@@ -57,15 +58,8 @@ class Job:
     text: str
 
 
-@dataclass
-class RunStats:
+class RunStats(Counters):
     """Counters for the run log and the ``--json`` summary."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
-    invalid: int = 0  # rows whose last answer still broke the schema (INVALID_OUTPUT)
 
 
 @dataclass

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..llm.answers import Counters
+
 __all__ = ["RunStats"]
 
 
 @dataclass
-class RunStats:
-    """Counters for the run log and the ``--json`` summary."""
+class RunStats(Counters):
+    """The shared counters, and what only OpenAI-compatible servers tell."""
 
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
-    invalid: int = 0  # rows whose last answer still broke the schema (flagged INVALID_OUTPUT)
     logprob_confidences: int = 0
     self_confidences: int = 0
     throttle_wait_s: float = 0.0
