@@ -75,9 +75,13 @@ class Settings(BaseSettings):
     openai_local_concurrency: int = Field(default=2, gt=0)
     openai_local_timeout_seconds: float = Field(default=600.0, gt=0)
     openai_logprobs: bool = True
-    # Cap on an answer's tokens (max_completion_tokens); None = per task (300, 200 for extract,
-    # 1,500 for generate), plus 4,000 for a reasoning model's thinking.
+    # Cap on an answer's tokens (max_completion_tokens); None = as the run's answers need it
+    # (at most 300, 200 for extract, 1,500 for generate, and always with the Batch API), plus
+    # 4,000 for a reasoning model's thinking.
     openai_max_output_tokens: int | None = Field(default=None, gt=0)
+    # Times an LLM answer that breaks the step's schema is asked again (with the error) before
+    # its row is flagged INVALID_OUTPUT and counted as ``invalid``.
+    max_reasks: int = Field(default=2, ge=0)
     # Sent to reasoning models (o-series, gpt-5): "minimal", "low", "medium", "high"; "" = none.
     openai_reasoning_effort: str = "low"
     batch_poll_seconds: float = 30.0

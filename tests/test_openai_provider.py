@@ -135,17 +135,25 @@ def test_score_and_generate(tmp_path, server) -> None:
     assert column(read_sheet(path2), "Sentiment")[0].startswith("text based on")
 
 
-def test_invalid_answer_is_reasked_once_then_flagged(tmp_path, server) -> None:
+def test_invalid_answer_is_reasked_up_to_the_limit_then_flagged_and_counted(
+    tmp_path, server
+) -> None:
+    # Issue 18: asked again twice by default (it was once), and the row counts as invalid.
     path = book(tmp_path, ["fine __FAULT_BADSCHEMA__", "Positive"])
     summary = run(path, settings_for(server))
     rows = read_sheet(path)
     assert column(rows, "Sentiment flag") == ["INVALID_OUTPUT", None]
     assert "unexpected_field" in column(rows, "Sentiment reasoning")[0]  # the raw text is kept
     bodies = server.chat_bodies
-    assert len(bodies) == 3  # 2 rows + 1 re-ask
+    assert len(bodies) == 4  # 2 rows + 2 re-asks
     reask = [b for b in bodies if len(b["messages"]) == 4]
     assert reask[0]["messages"][-1]["content"].startswith("That answer was not valid")
-    assert summary.steps[0].reasked == 1
+    assert summary.steps[0].reasked == 2
+    assert summary.steps[0].invalid == 1 and summary.to_json()["invalid"] == 1
+    server.reset_counters()
+    path = book(tmp_path, ["once more __FAULT_BADSCHEMA__"])
+    summary = run(path, settings_for(server, max_reasks=0))
+    assert len(server.chat_bodies) == 1 and summary.steps[0].invalid == 1
 
 
 def test_429_and_500_are_retried_and_a_dead_row_is_flagged(tmp_path, server) -> None:
@@ -458,3 +466,13 @@ def _start_cli_run_until_first_save(
     )
     wait_for_saved_answers(path, proc)
     return argv, env, proc
+
+
+def test_a_run_reports_its_estimate_beside_what_it_cost(tmp_path, server) -> None:
+    # Issue 18: --json said estimated_cost_usd 0.0 after a $3.29 run: the estimate made while
+    # planning never reached the run's summary.
+    path = book(tmp_path, [f"Positive review {i}" for i in range(20)])
+    summary = run(path, settings_for(server)).to_json()
+    assert summary["cost_usd"] > 0
+    assert summary["steps"][0]["estimated_cost_usd"] == summary["estimated_cost_usd"]
+    assert summary["cost_usd"] / 3 < summary["estimated_cost_usd"] < summary["cost_usd"] * 3

@@ -153,7 +153,7 @@ def run(
         listener.close()
         signal.signal(signal.SIGTERM, previous)
     _report(summary, as_json)
-    raise typer.Exit(1 if summary.total("failed") else 0)
+    raise typer.Exit(1 if summary.total("failed") or summary.total("invalid") else 0)
 
 
 def _confirm(as_json: bool) -> Any:

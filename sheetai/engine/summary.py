@@ -67,6 +67,9 @@ class StepSummary:
     retries: int = 0
     rate_limited: int = 0
     reasked: int = 0
+    # Rows whose answer still broke the schema after every re-ask (flagged INVALID_OUTPUT):
+    # they failed too, so a run with any ends with exit code 1.
+    invalid: int = 0
     # The structured-output mode of an OpenAI-compatible server: json_schema, json_object, text.
     response_format: str = ""
     batch_pending: int = 0
@@ -151,6 +154,7 @@ class RunSummary:
             "requests",
             "retries",
             "rate_limited",
+            "invalid",
             "batch_pending",
             "input_errors",
             "stale",

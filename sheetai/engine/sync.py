@@ -91,8 +91,10 @@ def _sync(
     batches = BatchRunner(run, out)
     runner: StepRunner = batches if options.batch and options.preview is None else LiveRunner(run)
     try:
-        for step in run.steps:
+        for step, plan in zip(run.steps, planned.steps, strict=True):
             _run_step(run, out, batches, runner, step)
+            # The estimate was made when planning: the step's summary reports it beside the cost.
+            summary.steps[-1].estimated_cost_usd = plan.estimated_cost_usd
         out.prune_state()
     except KeyboardInterrupt:
         _stopped(run, out, started, "interrupted")

@@ -118,6 +118,7 @@ class AnthropicProvider(BatchProvider):
             budget=options.budget,
             stats=self.stats,
             keep=keep,
+            reasks=self.settings.max_reasks,
         )
         yield from fan_out(runner.results(jobs), {job.keys[0]: job.keys for job in jobs})
 

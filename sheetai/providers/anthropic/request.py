@@ -20,7 +20,7 @@ import anthropic
 import httpx2
 
 from ...backoff import Backoff, retry_after
-from ..llm.answers import Drained, Fatal
+from ..llm.answers import Counters, Drained, Fatal
 from ..llm.throttle import Throttle
 from .client import KEY_VARIABLE, URL_VARIABLE
 from .shapes import Shape
@@ -33,13 +33,9 @@ _RETRIED = {408: "request timeout (408)", 409: "conflict (409)", 529: "overloade
 
 
 @dataclass
-class RunStats:
-    """Counters for the run log and the ``--json`` summary."""
+class RunStats(Counters):
+    """The shared counters, the errors by reason and the output method used."""
 
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     response_format: str = ""  # json_schema or tool
 

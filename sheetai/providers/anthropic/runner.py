@@ -56,6 +56,7 @@ class Runner:
     budget: Budget | None = None
     stats: RunStats | None = None
     keep: Callable[[RowResult], None] | None = None  # sees each answer first, in the loop
+    reasks: int = 2  # times an answer that breaks the schema is asked again
 
     def results(self, jobs: Sequence[Job]) -> Iterator[RowResult]:
         """Yield each row's result as it arrives; closing the iterator cancels the rest."""
@@ -113,6 +114,8 @@ class Runner:
                 return
             finally:
                 learned.set()
+            if result.status == "invalid":
+                sender.stats.invalid += len(job.keys)
             if self.keep is not None:
                 self.keep(result)
             out.put(result)
@@ -133,7 +136,7 @@ class Runner:
         """The row's result; each request was reserved first and is settled here."""
         messages = self.shape.first(job.text)
         values = len(self.shape.spec.value_keys)
-        spent, tokens, reasked = 0.0, 0, False
+        spent, tokens, reasks = 0.0, 0, self.reasks
         while True:
             try:
                 message = await sender.send(client, messages)
@@ -150,8 +153,8 @@ class Runner:
             cost = cost_usd(self.price, reply.usage) or 0.0
             self._settle(messages, cost)
             spent, tokens = spent + cost, tokens + reply.tokens
-            if reply.values is None and not reply.hopeless and not reasked:
-                reasked = True
+            if reply.values is None and not reply.hopeless and reasks > 0:
+                reasks -= 1
                 retry = self.shape.reask(messages, reply.content, reply.error)
                 if self._reserve(retry):
                     sender.stats.reasked += 1

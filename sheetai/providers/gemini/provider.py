@@ -111,6 +111,7 @@ class GeminiProvider(BatchProvider):
             base_url=settings.gemini_base_url or "https://generativelanguage.googleapis.com",
             stats=self.stats,
             keep=keep,
+            reasks=self.settings.max_reasks,
         )
         for result in runner.results(list(jobs.values())):
             yield result
@@ -131,6 +132,7 @@ class GeminiProvider(BatchProvider):
             "retries": stats.retries,
             "rate_limited": stats.rate_limited,
             "reasked": stats.reasked,
+            "invalid": stats.invalid,
             "response_format": "json_schema",
         }
 

@@ -27,6 +27,7 @@ from google.genai import errors
 from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
+from ..llm.answers import Counters
 from ..llm.bridge import stream
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
@@ -57,14 +58,8 @@ class Job:
     text: str
 
 
-@dataclass
-class RunStats:
+class RunStats(Counters):
     """Counters for the run log and the ``--json`` summary."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
 
 
 @dataclass
@@ -88,6 +83,7 @@ class Runner:
     base_url: str = ""
     stats: RunStats = field(default_factory=RunStats)
     keep: Callable[[RowResult], None] | None = None
+    reasks: int = 2  # times an answer that breaks the schema is asked again
     backoff: Backoff = BACKOFF
     _reached: bool = field(default=False, init=False)  # the server has answered (even an error)
 
@@ -138,6 +134,8 @@ class Runner:
                 raise
             if result is None:  # stopped before it was sent, or the budget is spent
                 return
+            if result.status == "invalid":
+                self.stats.invalid += len(job.keys)
             if self.keep is not None:
                 self.keep(result)
             out.put(result)
@@ -157,7 +155,7 @@ class Runner:
         contents = first_turn(job.text)
         spent = Usage()
         values = len(self.spec.value_keys)
-        reasked = False
+        reasked, reasks = False, self.reasks
         while True:
             worst = self._worst(contents)
             if self.budget is not None and not self.budget.reserve(worst):
@@ -182,13 +180,13 @@ class Runner:
             if parsed.values is not None:
                 answer = RowResult(job.keys[0], parsed.values, parsed.reasoning, parsed.confidence)
                 return self._row(job, answer, spent)
-            if parsed.hopeless or reasked:
+            if parsed.hopeless or reasks <= 0:
                 failed = RowResult.failure(job.keys[0], values, parsed.error)
                 failed.reasoning = parsed.content[:2000]
                 if not parsed.hopeless:
                     failed.status = "invalid"
                 return self._row(job, failed, spent)
-            reasked = True
+            reasked, reasks = True, reasks - 1
             self.stats.reasked += 1
             contents = reask_turns(contents, parsed.content, parsed.error)
 

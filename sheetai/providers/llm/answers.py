@@ -19,7 +19,18 @@ from ..base import RowInput, RowResult
 from .rows import copy_result, from_cache, to_cache
 from .schema import AnswerSpec
 
-__all__ = ["Fatal", "Drained", "Split", "AnswerStore", "stats_summary", "fan_out"]
+__all__ = ["Fatal", "Drained", "Split", "AnswerStore", "Counters", "stats_summary", "fan_out"]
+
+
+@dataclass
+class Counters:
+    """What every vendor's run counts, for the run log and the ``--json`` summary."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    reasked: int = 0
+    invalid: int = 0  # rows whose last answer still broke the schema (INVALID_OUTPUT)
 
 
 class Fatal(Exception):
@@ -99,5 +110,6 @@ def stats_summary(stats: Any) -> dict[str, Any]:
         "retries": stats.retries,
         "rate_limited": stats.rate_limited,
         "reasked": stats.reasked,
+        "invalid": stats.invalid,
         "response_format": stats.response_format,
     }

@@ -34,6 +34,7 @@ class Parsed:
     # The completion holds no answer and asking again would only pay again: a refusal, an
     # empty reply, an answer cut off at the token cap. The row fails with ``error``.
     hopeless: bool = False
+    cut_off: bool = False  # ... because the answer reached the output cap: a larger one may do
 
 
 def parse_completion(spec: AnswerSpec, data: dict[str, Any]) -> Parsed:
@@ -58,6 +59,7 @@ def parse_completion(spec: AnswerSpec, data: dict[str, Any]) -> Parsed:
         answer = spec.validate(parsed.content)
     except ValidationError as error:
         if choice.get("finish_reason") == "length":
+            parsed.cut_off = True
             return _hopeless(parsed, _cut_off_text(parsed, usage))
         parsed.error = error_text(error)
         return parsed

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import openai
-
 from ...errors import ProviderError
 from ...settings import Settings
 
@@ -134,6 +132,8 @@ def async_client(
     request; httpx stays the fallback where aiohttp cannot be imported. ``timeout`` (seconds
     per request) defaults to ``SHEETAI_OPENAI_TIMEOUT_SECONDS``.
     """
+    import openai  # the SDK loads when a client is made (see the provider's run)
+
     timeout = timeout or settings.openai_timeout_seconds
     try:
         http_client = openai.DefaultAioHttpClient(timeout=timeout)
@@ -145,6 +145,8 @@ def async_client(
 
 def sync_client(endpoint: Endpoint, settings: Settings) -> Any:
     """A blocking SDK client (Batch API calls: a handful per run)."""
+    import openai
+
     cls = openai.AzureOpenAI if endpoint.azure else openai.OpenAI
     return cls(**_options(endpoint, settings, None))
 

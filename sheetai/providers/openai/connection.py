@@ -12,13 +12,16 @@ import re
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Task
+from ..llm.output_cap import OutputCap
+from ..llm.schema import AnswerSpec
 from .client import Endpoint
 from .formats import ModeStore
 from .local import is_local, server_slots, unreachable
 
 __all__ = ["Connection"]
 
-# The cap sent as max_completion_tokens, by task.
+# The most max_completion_tokens may be, by task: the Batch API's cap, and a live run's ceiling
+# (its cap follows the answers, see llm/output_cap.py).
 _MAX_OUT = {Task.CLASSIFY: 300, Task.SCORE: 300, Task.EXTRACT: 200, Task.GENERATE: 1500}
 # Reasoning models spend hidden, billed output tokens thinking before they answer, all within
 # max_completion_tokens: without room for that, an answer is cut off before it starts.
@@ -75,6 +78,15 @@ class Connection:
         if self.settings.openai_max_output_tokens:
             return self.settings.openai_max_output_tokens
         return _MAX_OUT[task] + (_THINKING_ROOM if self.reasoning else 0)
+
+    def output_cap(self, spec: AnswerSpec) -> OutputCap:
+        """A live run's max_completion_tokens: the setting, else as tight as its answers allow."""
+        return OutputCap(
+            spec,
+            _MAX_OUT[spec.step.task],
+            fixed=self.settings.openai_max_output_tokens,
+            extra=_THINKING_ROOM if self.reasoning else 0,
+        )
 
     @property
     def service_tier(self) -> str:

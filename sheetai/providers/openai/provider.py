@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import openai
-
 from ...cache import cache_key
 from ...errors import ProviderError
 from ...settings import Settings
@@ -36,7 +34,7 @@ from . import batch as batch_api
 from .client import async_client, check_credentials, resolve_endpoint, sync_client
 from .connection import Connection
 from .pricing import estimate_tokens, usd
-from .runner import Job, Runner, RunStats
+from .stats import RunStats
 
 __all__ = ["OpenAIProvider", "BatchSubmission"]
 
@@ -107,6 +105,10 @@ class OpenAIProvider(BatchProvider):
         options: RunOptions,
     ) -> Iterator[RowResult]:
         self.check(step)
+        # The SDK loads here, when a request is about to be sent: a run answered from the
+        # cache, a --dry-run or an estimate never pays for its import (most of a second).
+        from .runner import Job, Runner
+
         budget, rpm, tpm = options.budget, options.rpm, options.tpm
         spec = answer_spec(step)
         system = system_prompt(spec)
@@ -136,7 +138,8 @@ class OpenAIProvider(BatchProvider):
             throttle_limits=(rpm or self.settings.openai_rpm, tpm or self.settings.openai_tpm),
             concurrency=workers,
             max_retries=self.settings.openai_max_retries,
-            max_output_tokens=connection.max_output_tokens(step.task),
+            cap=connection.output_cap(spec),
+            reasks=self.settings.max_reasks,
             price=self.price,
             expected_output_tokens=_expected_out(step, spec),
             logprobs=self.settings.openai_logprobs and not connection.reasoning,
@@ -240,6 +243,8 @@ class OpenAIProvider(BatchProvider):
             url = "/chat/completions" if self.endpoint.azure else "/v1/chat/completions"
             batch_api.submit(client, bodies, step.name, url, note)
         except batch_api.PartialSubmitError as partial:
+            import openai
+
             reason = type(partial.cause).__name__
             if not created and isinstance(
                 partial.cause, (openai.NotFoundError, openai.PermissionDeniedError)

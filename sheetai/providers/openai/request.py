@@ -41,26 +41,12 @@ from .replies import (
     json_object,
     server_message,
 )
+from .stats import RunStats
 
 __all__ = ["Drained", "Fatal", "RunStats", "Sender"]
 
 _RESPONSE_TYPE = http_module().Response  # asks the SDK for the raw response, headers included
 _NO_CAPACITY = "Flex capacity unavailable (429)"
-
-
-@dataclass
-class RunStats:
-    """Counters for the run log and the ``--json`` summary."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    reasked: int = 0
-    logprob_confidences: int = 0
-    self_confidences: int = 0
-    throttle_wait_s: float = 0.0
-    errors: dict[str, int] = field(default_factory=dict)
-    response_format: str = ""  # the mode the last answers came in (see .formats)
 
 
 @dataclass
@@ -76,7 +62,6 @@ class Sender:
     stop: threading.Event
     stats: RunStats
     max_retries: int
-    max_output_tokens: int
     logprobs: bool
     reasoning_effort: str
     service_tier: str
@@ -94,14 +79,19 @@ class Sender:
     _noted_mode: str = field(default="", init=False)
     _formats: dict[str, dict[str, Any] | None] = field(default_factory=dict, init=False)
 
-    async def send(self, client: Any, messages: list[dict[str, Any]], attempt: int) -> Any:
+    async def send(
+        self, client: Any, messages: list[dict[str, Any]], attempt: int, cap: int
+    ) -> Any:
         """The completion body as a dict, or the reason (str) after the last retry.
+
+        ``cap`` is the answer's max_completion_tokens, held against the tokens limit with the
+        prompt.
 
         Raises:
             Fatal: no row of the step can succeed.
             Drained: the caller stopped before the request was sent.
         """
-        tokens = prompt_tokens(messages) + self.max_output_tokens
+        tokens = prompt_tokens(messages) + cap
         last = ""  # the server's last message, for the flag of a row that gives up
         waits = 0  # Flex capacity waits so far: they grow, but never end the row
         while True:
@@ -116,7 +106,7 @@ class Sender:
                 # and connection pool as ``chat.completions.create``, without the typed
                 # transform of the body and response, which cost more CPU than the HTTP call.
                 raw = await client.post(
-                    "/chat/completions", body=self.body(messages, mode), cast_to=_RESPONSE_TYPE
+                    "/chat/completions", body=self.body(messages, mode, cap), cast_to=_RESPONSE_TYPE
                 )
             except openai.RateLimitError as error:
                 self.reached = True
@@ -195,15 +185,15 @@ class Sender:
             if not reason.startswith("rate limited"):
                 await asyncio.sleep(wait)
 
-    def body(self, messages: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    def body(self, messages: list[dict[str, Any]], mode: str, cap: int) -> dict[str, Any]:
         """The JSON body of one chat request in response-format ``mode``."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": formats.with_instructions(messages, self.spec, mode),
-            "max_completion_tokens": self.max_output_tokens,
+            "max_completion_tokens": cap,
         }
         if self.local:
-            body["max_tokens"] = self.max_output_tokens  # servers that know only the old name
+            body["max_tokens"] = cap  # servers that know only the old name
         if mode not in self._formats:
             self._formats[mode] = formats.response_format(self.spec, mode)
         fmt = self._formats[mode]

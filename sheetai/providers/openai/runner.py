@@ -6,8 +6,9 @@ caller's thread, so the engine can write results while requests are still in fli
 
 Each request is sent and retried by a :class:`~.request.Sender`; this module decides which row
 goes next, how many workers run, and what a row's answer is: an answer that does not fit the
-schema is re-asked once with the validation error, and every request is held against the
-budget before it is sent.
+schema is re-asked with the validation error (a bounded number of times), one cut off at the
+output cap is asked again with a larger cap, and every request is held against the budget
+before it is sent.
 
 The first request goes alone: its headers tell the limits to pace at, its reply whether the
 server takes the response format, and how fast it is (a slow local server keeps fewer workers).
@@ -27,6 +28,7 @@ from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
 from ..llm.bridge import run_all, stream
+from ..llm.output_cap import OutputCap
 from ..llm.prompt import reask_message
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
@@ -76,7 +78,7 @@ class Runner:
     throttle_limits: tuple[int | None, int | None]
     concurrency: int
     max_retries: int
-    max_output_tokens: int
+    cap: OutputCap  # max_completion_tokens, following the answers (see llm/output_cap.py)
     price: Price | None
     expected_output_tokens: int
     logprobs: bool = True
@@ -101,6 +103,7 @@ class Runner:
     # Local servers that report no slots: workers kept after the first answer when it was slow.
     slow_limit: int | None = None
     backoff: Backoff = BACKOFF  # waits between retries (tests pass a fixed jitter)
+    reasks: int = 2  # times an answer that breaks the schema is asked again
 
     def results(self, jobs: Sequence[Job]) -> Iterator[RowResult]:
         """Yield each row's result as it arrives; closing the iterator cancels the rest."""
@@ -116,7 +119,6 @@ class Runner:
             stop=stop,
             stats=self.stats,
             max_retries=self.max_retries,
-            max_output_tokens=self.max_output_tokens,
             logprobs=self.logprobs,
             reasoning_effort=self.reasoning_effort,
             service_tier=self.service_tier,
@@ -145,6 +147,7 @@ class Runner:
         finally:
             self.stats.throttle_wait_s += sender.throttle.waited_s
             self.stats.response_format = sender.mode
+            self.stats.output_cap = self.cap.current
             await client.close()
 
     async def _worker(
@@ -168,13 +171,15 @@ class Runner:
             job = next(feed, None)
             if job is None:
                 return
-            if not self._reserve(job.messages):
+            cap = self.cap.current
+            held = self._reserve(job.messages, cap)
+            if held is None:
                 # Never leave the others waiting for a probe that will not be sent.
                 pace.learned.set()
                 return
             started = time.monotonic()
             try:
-                result = await self._answer(sender, client, job)
+                result = await self._answer(sender, client, job, cap, held)
             except Fatal as fatal:
                 out.put(ProviderError(str(fatal)))
                 raise
@@ -191,42 +196,49 @@ class Runner:
                 if probe and self.slow_limit is not None and slow:
                     pace.limit = self.slow_limit
                 pace.learned.set()
+            if result.status == "invalid":
+                self.stats.invalid += len(job.keys)
             if self.keep is not None:
                 self.keep(result)
             out.put(result)
 
-    def _reserve(self, messages: list[dict[str, Any]]) -> bool:
+    def _reserve(self, messages: list[dict[str, Any]], cap: int) -> float | None:
         """Hold the worst case of one request (its prompt and a full-length answer) against
-        the budget; False when it does not fit."""
-        if self.budget is None:
-            return True
-        return self.budget.reserve(self._worst(messages))
+        the budget: the amount held, None when it does not fit."""
+        worst = self._usd(Usage(prompt_tokens(messages), cap))
+        if self.budget is None or self.budget.reserve(worst):
+            return worst
+        return None
 
-    def _settle(self, messages: list[dict[str, Any]], spent: float) -> None:
+    def _settle(self, held: float, spent: float) -> None:
         if self.budget is not None:
-            self.budget.settle(self._worst(messages), spent)
-
-    def _worst(self, messages: list[dict[str, Any]]) -> float:
-        return self._usd(Usage(prompt_tokens(messages), self.max_output_tokens))
+            self.budget.settle(held, spent)
 
     def _usd(self, usage: Usage) -> float:
         return usd(self.price, usage, flex=self.service_tier == "flex")
 
-    async def _answer(self, sender: Sender, client: Any, job: Job) -> RowResult:
+    async def _answer(
+        self, sender: Sender, client: Any, job: Job, cap: int, held: float
+    ) -> RowResult:
         """The row's result; every request in it was reserved against the budget first (the
-        first by the worker) and is settled with its real cost here."""
+        first by the worker, as ``held`` at ``cap``) and is settled with its real cost here.
+
+        An answer that breaks the schema is asked again with the error, up to ``reasks``
+        times; one cut off at the cap is asked again once with a larger cap.
+        """
         messages = list(job.messages)
         tokens_in = tokens_out = tokens_cached = 0
         attempt = 0
-        reasked = False
+        reasks = self.reasks
+        enlarged = False
         while True:
             try:
-                response = await sender.send(client, messages, attempt)
+                response = await sender.send(client, messages, attempt, cap)
             except BaseException:
-                self._settle(messages, 0.0)
+                self._settle(held, 0.0)
                 raise
             if isinstance(response, str):  # gave up: the reason
-                self._settle(messages, 0.0)
+                self._settle(held, 0.0)
                 result = RowResult.failure(job.keys[0], len(self.spec.value_keys), response)
                 result.tokens = tokens_in + tokens_out
                 result.cost_usd = self._usd(usage_of(tokens_in, tokens_out, tokens_cached))
@@ -234,31 +246,38 @@ class Runner:
             try:
                 parsed = parse_completion(self.spec, response)
             except Exception:
-                self._settle(messages, 0.0)
+                self._settle(held, 0.0)
                 raise
             spent = usage_of(parsed.tokens_in, parsed.tokens_out, parsed.tokens_cached)
-            self._settle(messages, self._usd(spent))
+            self._settle(held, self._usd(spent))
+            self.cap.observe(parsed.tokens_out, cut_off=parsed.cut_off)
             tokens_in += parsed.tokens_in
             tokens_out += parsed.tokens_out
             tokens_cached += parsed.tokens_cached
             cost = self._usd(usage_of(tokens_in, tokens_out, tokens_cached))
+            retry: list[dict[str, Any]] | None = None
+            larger = self.cap.retry(cap) if parsed.cut_off and not enlarged else None
+            if larger is not None:
+                enlarged, retry, cap = True, messages, larger
+            elif parsed.values is None and not parsed.hopeless and reasks > 0:
+                reasks -= 1
+                retry = [
+                    *messages,
+                    {"role": "assistant", "content": parsed.content},
+                    reask_message(parsed.error),
+                ]
+            if retry is not None:
+                again = self._reserve(retry, cap)  # asking again is a request like any other
+                if again is not None:
+                    self.stats.reasked += 1
+                    messages, held = retry, again
+                    continue
             if parsed.hopeless:
                 result = RowResult.failure(job.keys[0], len(self.spec.value_keys), parsed.error)
                 result.reasoning = parsed.content[:2000]
                 result.tokens = tokens_in + tokens_out
                 result.cost_usd = cost
                 return result
-            if parsed.values is None and not reasked:
-                reasked = True
-                retry = [
-                    *messages,
-                    {"role": "assistant", "content": parsed.content},
-                    reask_message(parsed.error),
-                ]
-                if self._reserve(retry):  # the re-ask is a request like any other
-                    self.stats.reasked += 1
-                    messages = retry
-                    continue
             if parsed.values is None:
                 return RowResult(
                     key=job.keys[0],

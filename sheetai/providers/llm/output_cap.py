@@ -1,0 +1,127 @@
+"""How many output tokens to allow an answer: as few as the answers of this run need.
+
+A server that limits tokens per minute counts a request's cap (``max_tokens``) against the
+limit when the request starts, whatever the answer then uses: a classify request capped at 300
+tokens that writes 60 holds five times the tokens it needs, and a run bound by tokens goes at a
+fifth of the pace it could. :class:`OutputCap` starts from what the step's answer schema needs
+(its labels, fields and score, and a sentence of reasoning), then follows the answers of the
+run: once enough have come back, the cap is the longest of nearly all of them (the 99th
+percentile) with a margin, never below what the schema needs and never above the task's
+ceiling. An answer cut off by the cap is asked again once at the ceiling
+(:meth:`OutputCap.retry`), so a tight cap costs one request now and then, never a row.
+
+A cap the user sets (``SHEETAI_OPENAI_MAX_OUTPUT_TOKENS``) is used as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+
+from ...steps import Task
+from .schema import AnswerSpec
+
+__all__ = ["OutputCap", "schema_tokens"]
+
+# Answers observed before the cap follows them; until then it is the schema's start value.
+MIN_SAMPLES = 20
+SAMPLES = 1000  # the last answers the percentile is taken over
+PERCENTILE = 0.99
+MARGIN = 1.25  # times the percentile ...
+MIN_HEADROOM = 12  # ... and at least this many tokens above it
+# Tokens of "reasoning" (one or two sentences): before any answer is seen, and at the least.
+START_REASONING = 100
+MIN_REASONING = 16
+
+
+def schema_tokens(spec: AnswerSpec) -> int:
+    """Output tokens of an answer to ``spec`` without its reasoning: its JSON keys and
+    punctuation and its longest value.
+
+    Tokens are counted as characters / 3, a little generous for JSON.
+
+    >>> from sheetai.steps import Step
+    >>> from sheetai.config import parse_labels
+    >>> from sheetai.providers.llm.schema import answer_spec
+    >>> step = Step(name="s", sheet="S", inputs=["A"], task=Task.CLASSIFY, instructions="",
+    ...     labels=parse_labels("Positive\\nNegative"), labels_text="", output="O", model="m")
+    >>> schema_tokens(answer_spec(step))
+    18
+    """
+    task = spec.step.task
+    if task is Task.GENERATE:
+        return 200  # free text: no schema to go by
+    if task is Task.CLASSIFY:
+        longest = max(len(name) for name in spec.step.label_names)
+        body = len('{"reasoning":"","label":"","confidence":0.95}') + longest
+    elif task is Task.SCORE:
+        scores = spec.score_range
+        width = max(len(f"{v:g}") for v in (scores.low, scores.high)) if scores else 1
+        body = len('{"reasoning":"","score":}') + width + (3 if scores and scores.decimals else 0)
+    else:
+        body = len('{"reasoning":""}')
+        for field in spec.fields:
+            value = {"choice": max((len(c) for c in field.choices), default=8), "text": 60}
+            body += len(f'"{field.name}":,') + value.get(field.type, 12)
+    return math.ceil(body / 3)
+
+
+class OutputCap:
+    """The ``max_tokens`` of a step's requests in one run (thread-safe).
+
+    Args:
+        spec: the step's answer schema.
+        ceiling: the most an answer may take (the task's fixed cap): the cap never goes above
+            it, and a cut-off answer is asked again with it.
+        fixed: a cap set by the user; then the cap never moves and nothing is asked again.
+        extra: tokens added to every cap (a reasoning model's room to think); its thinking
+            varies far more than answers do, so its cap stays at the ceiling.
+    """
+
+    def __init__(
+        self, spec: AnswerSpec, ceiling: int, fixed: int | None = None, extra: int = 0
+    ) -> None:
+        self.fixed = fixed
+        self.extra = extra
+        self.ceiling = ceiling
+        needs = schema_tokens(spec)
+        self.floor = min(needs + MIN_REASONING, ceiling)
+        self._used: deque[int] = deque(maxlen=SAMPLES)
+        # Free text (generate) has no schema to go by: it starts at the ceiling, then follows.
+        free = extra or spec.step.task is Task.GENERATE
+        self._current = ceiling if free else min(needs + START_REASONING, ceiling)
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> int:
+        """The cap to send now."""
+        if self.fixed:
+            return self.fixed
+        return self._current + self.extra
+
+    def retry(self, sent: int) -> int | None:
+        """The cap to ask again with after an answer was cut off at ``sent``; None: do not (a
+        cap the user set, or the ceiling: the flag then names the setting to raise)."""
+        top = self.ceiling + self.extra
+        return top if not self.fixed and sent < top else None
+
+    def observe(self, used: int, cut_off: bool = False) -> None:
+        """Count an answer's output tokens; one ``cut_off`` at the cap says only that it needed
+        more (its length is learnt when it is asked again)."""
+        if self.fixed or self.extra:
+            return
+        with self._lock:
+            if cut_off:
+                if len(self._used) < MIN_SAMPLES:
+                    self._current = self.ceiling  # the start value was too tight: room first
+                return
+            self._used.append(used)
+            if len(self._used) >= MIN_SAMPLES and len(self._used) % 10 == 0:
+                self._current = self._follow()
+
+    def _follow(self) -> int:
+        ordered = sorted(self._used)
+        top = ordered[min(len(ordered) - 1, math.ceil(PERCENTILE * len(ordered)) - 1)]
+        wanted = max(math.ceil(top * MARGIN), top + MIN_HEADROOM)
+        return max(self.floor, min(self.ceiling, wanted))
