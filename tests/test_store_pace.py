@@ -115,3 +115,46 @@ def test_three_processes_sharing_a_key_meet_almost_no_429s(postgres_url: str) ->
     ceiling = rpm * seconds / minute_s
     assert limited <= 0.01 * sent, counts
     assert sent - limited >= 0.8 * ceiling, counts  # startup of three processes eats a little
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("vendor", ["anthropic", "gemini"])
+def test_claude_and_gemini_runs_take_their_pace_from_the_shared_budget(
+    vendor: str, tmp_path: Path, postgres_url: str
+) -> None:
+    """Replicas on PostgreSQL pace a Claude or Gemini key together, as an OpenAI one: a run's
+    requests are drawn from the key's shared budget (its row in the store, named by a hash)."""
+    from devservers.anthropic import FakeClaude
+    from devservers.gemini import FakeGemini
+    from sheetai.backends import open_backend
+    from sheetai.engine.sync import SyncOptions, sync
+    from sheetai.settings import Settings
+    from sheetai.stores.pace import key_id
+    from tests.conftest import column, make_workbook, read_sheet, sentiment_step
+
+    fake = FakeClaude(api_key="sk-ant-test", rpm=600) if vendor == "anthropic" else FakeGemini()
+    with fake as server:
+        if vendor == "anthropic":
+            model, key, base = "claude-haiku-4-5", "sk-ant-test", server.base_url
+            settings = Settings(
+                anthropic_base_url=base, anthropic_api_key=key, store=postgres_url,
+                home=tmp_path / "home",
+            )  # fmt: skip
+        else:
+            model, key = "gemini-2.5-flash", server.api_key
+            base = server.base_url
+            settings = Settings(
+                gemini_base_url=base, gemini_api_key=key, gemini_rpm=600, store=postgres_url,
+                home=tmp_path / "home",
+            )  # fmt: skip
+        data = [["ID", "Review"], *[[i, f"Positive {i}"] for i in range(8)]]
+        path = make_workbook(tmp_path / "b.xlsx", data, [sentiment_step(Model=model)])
+        with open_backend(str(path), settings) as backend:
+            sync(backend, settings, SyncOptions())
+        assert column(read_sheet(path), "Sentiment") == ["Positive"] * 8
+    store = PostgresStore(postgres_url)
+    try:
+        keys = {row[0] for row in store.execute("SELECT key_id FROM pace")}
+    finally:
+        store.close()
+    assert key_id(key, base) in keys and not any(key in k for k in keys)

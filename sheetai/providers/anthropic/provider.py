@@ -14,6 +14,7 @@ from ...cache import cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step, Task
+from ...stores.pace import shared_pace
 from ..base import (
     BatchOutcome,
     BatchProvider,
@@ -31,7 +32,7 @@ from ..llm.schema import answer_spec
 from ..prices import Usage, cost_usd, load_file, price_for
 from ..routing import route
 from . import batch as batches
-from .client import async_client, check_key, max_tokens, output_method, sync_client
+from .client import api_key, async_client, check_key, max_tokens, output_method, sync_client
 from .request import RunStats, prompt_tokens
 from .runner import Job, Runner
 from .shapes import Shape
@@ -103,6 +104,7 @@ class AnthropicProvider(BatchProvider):
 
         settings = self.settings
         workers = options.concurrency or settings.anthropic_concurrency
+        base_url = settings.anthropic_base_url or "https://api.anthropic.com"
         runner = Runner(
             shape=shape,
             make_client=lambda: async_client(settings, workers),
@@ -114,11 +116,12 @@ class AnthropicProvider(BatchProvider):
             concurrency=workers,
             max_retries=settings.anthropic_max_retries,
             price=self.price,
-            base_url=settings.anthropic_base_url or "https://api.anthropic.com",
+            base_url=base_url,
             budget=options.budget,
             stats=self.stats,
             keep=keep,
             reasks=self.settings.max_reasks,
+            shared_pace=shared_pace(settings, api_key(settings), base_url),
         )
         yield from fan_out(runner.results(jobs), {job.keys[0]: job.keys for job in jobs})
 

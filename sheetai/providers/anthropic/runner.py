@@ -57,6 +57,8 @@ class Runner:
     stats: RunStats | None = None
     keep: Callable[[RowResult], None] | None = None  # sees each answer first, in the loop
     reasks: int = 2  # times an answer that breaks the schema is asked again
+    # The key's pace shared with other replicas (see Throttle's ``shared``); None: alone.
+    shared_pace: Callable[[int, int | None, int | None], float] | None = None
 
     def results(self, jobs: Sequence[Job]) -> Iterator[RowResult]:
         """Yield each row's result as it arrives; closing the iterator cancels the rest."""
@@ -68,7 +70,7 @@ class Runner:
         rpm, tpm, output_tpm = self.limits
         sender = Sender(
             shape=self.shape,
-            throttle=Throttle(rpm, tpm, output_tpm=output_tpm),
+            throttle=Throttle(rpm, tpm, output_tpm=output_tpm, shared=self.shared_pace),
             stop=stop,
             stats=self.stats if self.stats is not None else RunStats(),
             max_retries=self.max_retries,

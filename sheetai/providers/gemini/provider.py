@@ -16,6 +16,7 @@ from ...cache import ResultCache, cache_key
 from ...errors import ProviderError
 from ...settings import Settings
 from ...steps import Example, Step
+from ...stores.pace import shared_pace
 from ..base import (
     BatchOutcome,
     BatchProvider,
@@ -97,6 +98,7 @@ class GeminiProvider(BatchProvider):
 
         settings = self.settings
         workers = options.concurrency or settings.gemini_concurrency
+        base_url = settings.gemini_base_url or "https://generativelanguage.googleapis.com"
         runner = Runner(
             spec=spec,
             model=self.api_model,
@@ -108,10 +110,11 @@ class GeminiProvider(BatchProvider):
             price=self.price,
             budget=options.budget,
             secret=key,
-            base_url=settings.gemini_base_url or "https://generativelanguage.googleapis.com",
+            base_url=base_url,
             stats=self.stats,
             keep=keep,
             reasks=self.settings.max_reasks,
+            shared_pace=shared_pace(settings, key, base_url),
         )
         for result in runner.results(list(jobs.values())):
             yield result

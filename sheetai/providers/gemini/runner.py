@@ -85,6 +85,8 @@ class Runner:
     keep: Callable[[RowResult], None] | None = None
     reasks: int = 2  # times an answer that breaks the schema is asked again
     backoff: Backoff = BACKOFF
+    # The key's pace shared with other replicas (see Throttle's ``shared``); None: alone.
+    shared_pace: Callable[[int, int | None, int | None], float] | None = None
     _reached: bool = field(default=False, init=False)  # the server has answered (even an error)
 
     @property
@@ -98,7 +100,7 @@ class Runner:
         yield from stream(main, stop, DRAIN_SECONDS, name="sheetai-gemini")
 
     async def _main(self, jobs: list[Job], out: queue.Queue[Any], stop: threading.Event) -> None:
-        throttle = Throttle(*self.limits)
+        throttle = Throttle(*self.limits, shared=self.shared_pace)
         client = self.make_client()
         feed = iter(jobs)
         workers = [
