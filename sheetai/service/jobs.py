@@ -24,11 +24,12 @@ from typing import Any
 
 from ..engine.summary import StepSummary
 from ..engine.sync import Listener
+from ..errors import SheetAIError
 from ..steps import Step
 from ..stores import Store, StoreUnavailable
 from ..stores.base import Transaction
 
-__all__ = ["Job", "JobStore", "JobListener", "SyncFn"]
+__all__ = ["Job", "JobStore", "JobListener", "LeaseLost", "SyncFn"]
 
 log = logging.getLogger("sheetai.service")
 
@@ -174,6 +175,15 @@ class JobStore:
             (time.time() + lease_seconds, owner),
         )
 
+    def release(self, job_id: str, owner: str) -> bool:
+        """Give up a running job ``owner`` holds: any replica (``owner`` too) resumes it next."""
+        rows = self.store.execute(
+            "UPDATE jobs SET lease = 0, owner = NULL WHERE id = ? AND owner = ?"
+            " AND status = 'running' RETURNING id",
+            (job_id, owner),
+        )
+        return bool(rows)
+
     def expire_leases(self) -> list[Job]:
         """End every lease now: the jobs a killed service left running are taken up at once.
 
@@ -226,26 +236,48 @@ class JobStore:
         self.store.close()
 
 
+class LeaseLost(SheetAIError):
+    """A running sync's replica can no longer hold its job (see :class:`JobListener`)."""
+
+
 class JobListener(Listener):
     """Keeps a job's progress in the store, at most every ``interval`` seconds.
 
     Progress is a courtesy: while the store is unreachable the sync goes on without it.
     """
 
-    def __init__(self, store: JobStore, job_id: str, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        interval: float = 0.5,
+        lease_held: Callable[[], bool] | None = None,
+    ) -> None:
         self.store = store
         self.job_id = job_id
         self.interval = interval
+        # False once this replica may have lost the job to another (no renewal for most of a
+        # lease): the sync then stops at its next rows, every answered row saved.
+        self.lease_held = lease_held
         self.progress: dict[str, Any] = {"step": None, "done": 0, "total": 0}
         self._saved = 0.0
 
     def step_started(self, step: Step, total: int) -> None:
+        self._check_lease()
         self.progress = {"step": step.name, "done": 0, "total": total}
         self._save(force=True)
 
     def rows_done(self, step: Step, count: int) -> None:
         self.progress["done"] += count
+        self._check_lease()
         self._save()
+
+    def _check_lease(self) -> None:
+        if self.lease_held is not None and not self.lease_held():
+            raise LeaseLost(
+                "this replica could not renew the job's lease (the database is unreachable), so "
+                "another replica may take the job: this sync stopped, every answered row saved."
+            )
 
     def step_finished(self, summary: StepSummary) -> None:
         self._save(force=True)

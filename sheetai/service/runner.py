@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import SheetAIError
 from ..stores import StoreUnavailable
-from .jobs import Job, JobListener, JobStore, SyncFn
+from .jobs import Job, JobListener, JobStore, LeaseLost, SyncFn
 
 __all__ = ["JobRunner"]
 
@@ -57,6 +57,7 @@ class JobRunner:
         self.poll_seconds = poll_seconds
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.online = True  # the store answered the last time it was asked
+        self._renewed = time.monotonic()  # the leases were last known to be ours
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -110,6 +111,12 @@ class JobRunner:
             with self._cond:
                 self._cond.notify_all()
 
+    def lease_held(self) -> bool:
+        """Whether this replica's leases were renewed recently enough that no other replica
+        can have taken its jobs: a sync stops once they were not, with a fifth of a lease to
+        save what it answered before another replica may start."""
+        return time.monotonic() - self._renewed < 0.8 * self.lease_seconds
+
     def _heartbeat(self) -> None:
         """Renew this replica's leases, and notice the database leaving and coming back."""
         every = min(self.lease_seconds / 3, 1.0)
@@ -119,6 +126,7 @@ class JobRunner:
             except StoreUnavailable as error:
                 self._lost(error)
             else:
+                self._renewed = time.monotonic()
                 self._found()
 
     def _work(self) -> None:
@@ -152,7 +160,12 @@ class JobRunner:
         fields = {"job_id": job.id, "sheet": job.sheet, "origin": job.origin}
         log.info("job resumed" if resumed else "job started", extra=fields)
         try:
-            summary = self.run_sync(job, JobListener(self.store, job.id))
+            listener = JobListener(self.store, job.id, lease_held=self.lease_held)
+            summary = self.run_sync(job, listener)
+        except LeaseLost as error:
+            log.warning("job stopped: lease lost", extra={"job_id": job.id, "error": str(error)})
+            self._release(job)
+            return
         except SheetAIError as error:
             self._finish(job, status="failed", error=str(error))
             log.warning("job failed", extra={"job_id": job.id, "error": str(error)})
@@ -170,6 +183,18 @@ class JobRunner:
             extra={"job_id": job.id, "seconds": round(time.monotonic() - started, 2),
                    "ended": ended},
         )  # fmt: skip
+
+    def _release(self, job: Job) -> None:
+        """Hand a job this replica stopped back to the store (once it answers), so that it is
+        resumed, here or elsewhere: its state tab makes the rerun do only unsaved rows."""
+        while True:
+            try:
+                self.store.release(job.id, self.owner)
+                return
+            except StoreUnavailable as error:
+                self._lost(error)
+                if self._stop.wait(1.0):
+                    return
 
     def _finish(self, job: Job, **fields: Any) -> None:
         """Record the outcome, waiting for the database if it is away (until stopped)."""
