@@ -8,11 +8,6 @@ twice.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import anthropic
 import pytest
@@ -21,7 +16,8 @@ from devservers.anthropic import FakeClaude
 from sheetai.providers.anthropic import batch as batch_api
 from sheetai.providers.base import Budget, RowInput
 from sheetai.providers.registry import get_provider
-from tests.conftest import PATIENCE_S, column, read_sheet
+from tests.batch_runs import kill_while_waiting
+from tests.conftest import column, read_sheet
 from tests.test_anthropic_provider import _step, book, row_cost, run, settings_for
 
 CREATE = "/v1/messages/batches"
@@ -107,34 +103,9 @@ def test_a_batch_run_killed_while_waiting_resumes_without_sending_twice(tmp_path
         **os.environ, "ANTHROPIC_BASE_URL": server.base_url, "ANTHROPIC_API_KEY": "sk-ant-test",
         "SHEETAI_BATCH_POLL_SECONDS": "0.1",
     }  # fmt: skip
-    argv = [
-        sys.executable,
-        "-m",
-        "sheetai",
-        "run",
-        str(path),
-        "--json",
-        "--yes",
-        "--batch",
-        "--wait",
-    ]
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + PATIENCE_S
-    while _flags(path) != ["BATCH_PENDING"] * 6:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    kill_while_waiting(path, 6, env)
     server.batch_delay_s = 0
     resumed = run(path, settings_for(server))
     assert column(read_sheet(path), "Sentiment") == ["Positive"] * 6
     assert server.stats()["requests_by_path"][CREATE] == 1 and not server.bodies
     assert resumed.steps[0].failed == 0
-
-
-def _flags(path: Path) -> list[str] | None:
-    rows = read_sheet(path)
-    return column(rows, "Sentiment flag") if "Sentiment flag" in rows[0] else None

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +12,8 @@ from devservers.gemini import FakeGemini
 from sheetai.providers.gemini import batch as batch_mode
 from sheetai.providers.prices import PRICES, Usage, cost_usd
 from sheetai.state import STATE_TAB, StateStore
-from tests.conftest import PATIENCE_S, column, read_sheet
+from tests.batch_runs import kill_while_waiting
+from tests.conftest import column, read_sheet
 from tests.test_gemini_provider import (
     MODEL,
     _no_real_key,  # noqa: F401 - autouse here too
@@ -116,35 +113,10 @@ def test_a_batch_run_killed_while_waiting_resumes_without_sending_twice(tmp_path
         **os.environ, "SHEETAI_GEMINI_BASE_URL": server.base_url, "GEMINI_API_KEY": server.api_key,
         "SHEETAI_BATCH_POLL_SECONDS": "0.1",
     }  # fmt: skip
-    argv = [
-        sys.executable,
-        "-m",
-        "sheetai",
-        "run",
-        str(path),
-        "--json",
-        "--yes",
-        "--batch",
-        "--wait",
-    ]
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + PATIENCE_S
-    while _flags(path) != ["BATCH_PENDING"] * 6:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    kill_while_waiting(path, 6, env)
 
     server.batch_delay_s = 0
     resumed = run(path, settings_for(server))
     assert column(read_sheet(path), "Sentiment") == ["Positive"] * 6
     assert server.requests_by_path[CREATE] == 1 and server.generate_requests == 0
     assert resumed.steps[0].failed == 0 and "batches" not in _state(path)
-
-
-def _flags(path: Path) -> list[Any] | None:
-    rows = read_sheet(path)
-    return column(rows, "Sentiment flag") if "Sentiment flag" in rows[0] else None

@@ -76,7 +76,8 @@ def watch(
         err_console.print(f"[yellow]{escape(str(stopped))}[/]")
         raise typer.Exit(stopped.exit_code) from None
     except KeyboardInterrupt:
-        pass
+        err_console.print("Stopped watching.")  # while waiting for a save: nothing to report
+        return
     finally:
         signal.signal(signal.SIGTERM, previous)
     err_console.print("Stopped watching.")

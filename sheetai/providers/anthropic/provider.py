@@ -27,6 +27,7 @@ from ..base import (
     RunOptions,
 )
 from ..llm.answers import AnswerStore, fan_out, stats_summary
+from ..llm.batches import partly_submitted
 from ..llm.prompt import prompt_fingerprint, system_prompt
 from ..llm.schema import answer_spec
 from ..prices import Usage, cost_usd, load_file, price_for
@@ -172,15 +173,9 @@ class AnthropicProvider(BatchProvider):
             created = batches.submit(client, shape, [(r.key, r.text) for r in todo], on_batch)
         except batches.PartialSubmitError as partial:
             created = partial.created
-            reason = type(partial.cause).__name__
-            if not created:
-                raise ProviderError(
-                    f"step '{step.name}': the Message Batch could not be created ({reason}): "
-                    f"{str(partial.cause)[:200]}"
-                ) from partial.cause
-            failed = (
-                f"step '{step.name}': {len(created)} batch(es) created, then creating the next "
-                f"failed ({reason}); the rows not submitted run on the next run."
+            reason = f"{type(partial.cause).__name__}: {str(partial.cause)[:200]}"
+            failed = partly_submitted(
+                step.name, "the Message Batch", created, reason, partial.cause
             )
             return BatchSubmission(cached, created, " ".join(filter(None, (failed, capped))))
         finally:

@@ -28,6 +28,7 @@ from ..base import (
     RowResult,
     RunOptions,
 )
+from ..llm.batches import partly_submitted
 from ..llm.prompt import prompt_fingerprint, system_prompt
 from ..llm.schema import AnswerSpec, answer_spec
 from ..prices import Usage, cost_usd, load_file, price_for
@@ -189,14 +190,8 @@ class GeminiProvider(BatchProvider):
         except batch_mode.PartialSubmit as partial:
             created = partial.created
             reason = f"{type(partial.cause).__name__}: {partial.cause}"[:200]
-            if not created:
-                raise ProviderError(
-                    f"step '{step.name}': the Gemini batch could not be created ({reason})."
-                ) from partial.cause
-            problem = " ".join(filter(None, (problem, (
-                f"step '{step.name}': {len(created)} batch(es) created, then creating the next "
-                f"failed ({reason}); the rows not submitted run on the next run."
-            ))))  # fmt: skip
+            failed = partly_submitted(step.name, "the Gemini batch", created, reason, partial.cause)
+            problem = " ".join(filter(None, (problem, failed)))
         finally:
             client.close()
             if budget is not None:

@@ -27,6 +27,7 @@ from ..base import (
     RunOptions,
 )
 from ..llm.answers import AnswerStore, fan_out, stats_summary
+from ..llm.batches import partly_submitted
 from ..llm.prompt import messages, prompt_fingerprint, system_prompt
 from ..llm.schema import AnswerSpec, answer_spec
 from ..prices import PRICES, Price, Usage, price_for, user_prices
@@ -255,15 +256,8 @@ class OpenAIProvider(BatchProvider):
                     f"{partial.cause.status_code}). Run "
                     "without --batch: the same rows then go one request each."
                 ) from partial.cause
-            if not created:
-                raise ProviderError(
-                    f"step '{step.name}': the batch could not be created ({reason})."
-                ) from partial.cause
-            # Some batches exist (and will be billed): hand them over so they are tracked.
-            failed = (
-                f"step '{step.name}': {len(created)} batch(es) created, then creating "
-                f"the next failed ({reason}); the rows not submitted run on the next run."
-            )
+            # Some batches may exist (and will be billed): they are handed over and tracked.
+            failed = partly_submitted(step.name, "the batch", created, reason, partial.cause)
             return BatchSubmission(cached, created, " ".join(filter(None, (failed, capped))))
         finally:
             client.close()
