@@ -12,7 +12,10 @@ empty one never needs a second parse.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
@@ -69,15 +72,31 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
     reader = _Reader(book, sheet)
     with book._archive.open(sheet._worksheet_path) as source:
         data = source.read()
-    grid = scan_cells(data, reader)
-    if grid is None:
-        reader = _Reader(book, sheet)  # the scan may have noted some cells before it gave up
-        grid = reader.rows(io.BytesIO(data))
+    with _collector_paused():
+        grid = scan_cells(data, reader)
+        if grid is None:
+            reader = _Reader(book, sheet)  # the scan may have noted some cells before it gave up
+            grid = reader.rows(io.BytesIO(data))
     del data
     while grid and all(v is None for v in grid[-1]):
         grid.pop()
     reader.mark_uncomputed(grid)
     return grid, reader.formats
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a sheet is read: the read makes a tuple, a string
+    and a list per cell and no cycles, and every collection would walk all of them again (a
+    fifth of the read on a 100k-row sheet)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Reader:
@@ -86,7 +105,7 @@ class _Reader:
 
         self._sheet = sheet
         self._cell_class = ReadOnlyCell
-        self._strings = sheet._shared_strings
+        self.strings = sheet._shared_strings
         self._dates = book._date_formats
         self._timedeltas: set[int] = getattr(book, "_timedelta_formats", set())
         self._epoch = book.epoch
@@ -172,7 +191,7 @@ class _Reader:
                 return self._date(value, style, ref)
             return value
         if kind == "s":
-            return self._strings[int(text)]
+            return self.strings[int(text)]
         if kind == "b":
             return bool(int(text))
         if kind == "d":
@@ -180,6 +199,18 @@ class _Reader:
 
             return from_ISO8601(text)
         return text  # "str" (a formula's text result), "e" (an error value)
+
+    def is_date(self, style: int) -> bool:
+        """Whether numbers of cell style ``style`` are dates (or times)."""
+        return style in self._dates
+
+    def number_format(self, style: int) -> str:
+        """The number format code of cell style ``style``."""
+        code = self._codes.get(style)
+        if code is None:
+            probe = self._cell_class(self._sheet, 1, 1, None, style_id=style)
+            code = self._codes[style] = str(probe.number_format or "General")
+        return code
 
     def shown(self, value: Any, style: int, number: int, col: int) -> Any:
         """A cell's value as the grid holds it (error texts as errors); notes its format."""
@@ -190,10 +221,7 @@ class _Reader:
                     return error
             return value
         if style:
-            code = self._codes.get(style)
-            if code is None:
-                probe = self._cell_class(self._sheet, number, col, None, style_id=style)
-                code = self._codes[style] = str(probe.number_format or "General")
+            code = self.number_format(style)
             if code != "General":
                 self.formats[number, col] = code
         return value
@@ -235,15 +263,15 @@ class _Reader:
         ``=IF(B2="","",B2)`` gives). A file without any stored result (written by a tool that
         never calculates, or by openpyxl) has uncomputed formulas.
         """
-        cells = [
-            (r, c, computed, text)
-            for r, c, computed, text in self.formulas
-            if r < len(grid) and c < len(grid[r])
-        ]
-        any_computed = any(computed for _, _, computed, _ in cells)
-        for r, c, computed, text in cells:
-            if not computed and grid[r][c] is None:
-                grid[r][c] = "" if any_computed else Uncomputed(text)
+        # A formula with a result has a value, so it is never in the trailing empty rows the
+        # grid dropped: whether any has one can be asked of them all.
+        any_computed = any(computed for _, _, computed, _ in self.formulas)
+        rows = len(grid)
+        for r, c, computed, text in self.formulas:
+            if not computed and r < rows:
+                row = grid[r]
+                if c < len(row) and row[c] is None:
+                    row[c] = "" if any_computed else Uncomputed(text)
 
 
 def _row_number(ref: str) -> int:
