@@ -22,6 +22,7 @@ from lxml import etree
 
 from ..cell_values import Uncomputed, as_cell_error
 from .base import Grid
+from .xlsx_book import Book
 from .xlsx_package import NS
 from .xlsx_scan import scan_cells
 
@@ -38,7 +39,10 @@ _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def can_read(book: Any, title: str) -> bool:
-    """Whether ``book`` (openpyxl, read-only) exposes what :func:`read_sheet` needs."""
+    """Whether ``book`` (a :class:`~.xlsx_book.Book`, or openpyxl's read-only book) exposes
+    what :func:`read_sheet` needs."""
+    if isinstance(book, Book):
+        return title in book.parts
     sheet = book[title]
     return all(hasattr(book, name) for name in ("_archive", "_date_formats", "epoch")) and all(
         hasattr(sheet, name) for name in ("_worksheet_path", "_shared_strings")
@@ -68,9 +72,13 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
     result becomes :class:`~sheetai.cell_values.Uncomputed` when no formula of the sheet has
     one (a file no spreadsheet ever calculated), else ``""`` (an Excel formula that gives "").
     """
-    sheet = book[title]
+    if isinstance(book, Book):
+        sheet, part = None, book.parts[title]
+    else:
+        sheet = book[title]
+        part = sheet._worksheet_path
     reader = _Reader(book, sheet)
-    with book._archive.open(sheet._worksheet_path) as source:
+    with (book.archive if sheet is None else book._archive).open(part) as source:
         data = source.read()
     with _collector_paused():
         grid = scan_cells(data, reader)
@@ -100,14 +108,19 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Reader:
-    def __init__(self, book: Any, sheet: Any) -> None:
-        from openpyxl.cell.read_only import ReadOnlyCell
+    """Turns a cell's type and text into its value; ``book`` is a :class:`~.xlsx_book.Book`,
+    or an openpyxl read-only book with ``sheet`` one of its sheets."""
 
+    def __init__(self, book: Any, sheet: Any = None) -> None:
+        self._book = book
         self._sheet = sheet
-        self._cell_class = ReadOnlyCell
-        self.strings = sheet._shared_strings
-        self._dates = book._date_formats
-        self._timedeltas: set[int] = getattr(book, "_timedelta_formats", set())
+        if isinstance(book, Book):
+            self.strings = book.strings
+            self._dates, self._timedeltas = book.dates, book.timedeltas
+        else:
+            self.strings = sheet._shared_strings
+            self._dates = book._date_formats
+            self._timedeltas = getattr(book, "_timedelta_formats", set())
         self._epoch = book.epoch
         self._codes: dict[int, str] = {}
         self._columns: dict[str, int] = {}
@@ -208,8 +221,17 @@ class _Reader:
         """The number format code of cell style ``style``."""
         code = self._codes.get(style)
         if code is None:
-            probe = self._cell_class(self._sheet, 1, 1, None, style_id=style)
-            code = self._codes[style] = str(probe.number_format or "General")
+            try:
+                if self._sheet is None:
+                    code = self._book.number_format(style)
+                else:
+                    from openpyxl.cell.read_only import ReadOnlyCell
+
+                    probe = ReadOnlyCell(self._sheet, 1, 1, None, style_id=style)
+                    code = str(probe.number_format or "General")
+            except IndexError:  # a style the stylesheet does not have
+                code = "General"
+            self._codes[style] = code
         return code
 
     def shown(self, value: Any, style: int, number: int, col: int) -> Any:

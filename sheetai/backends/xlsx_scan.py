@@ -43,7 +43,9 @@ _LETTERS = {chr(65 + i): i + 1 for i in range(26)}
 
 
 class _Reader(Protocol):
-    strings: Sequence[str]
+    @property
+    def strings(self) -> Sequence[str]: ...
+
     formats: dict[tuple[int, int], str]
     formulas: list[tuple[int, int, bool, str]]
 
