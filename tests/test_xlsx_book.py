@@ -14,9 +14,10 @@ from openpyxl.cell.read_only import ReadOnlyCell
 
 from sheetai.backends.xlsx import XlsxBackend
 from sheetai.backends.xlsx_book import open_book
+from sheetai.cell_values import Uncomputed
 
 from .test_xlsx_read import every_kind, varied
-from .workbooks import DATA, macro_workbook, rich_workbook
+from .workbooks import DATA, macro_workbook, patch_parts, rich_workbook
 
 
 def dated_1904(path: Path) -> Path:
@@ -97,3 +98,31 @@ def test_reading_a_plain_workbook_does_not_import_openpyxl(tmp_path: Path) -> No
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.stdout.strip() == "[['Review', 'Stars'], ['Fine', 4]] False", out.stderr
+
+
+def test_a_sheet_the_scan_leaves_is_walked_with_the_light_book(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["Number", "Double", "Note"])
+    book.active.append([1])
+    book.active.append([2])
+    path = tmp_path / "shared.xlsx"
+    book.save(path)
+
+    def shared_formula(parts: dict[str, bytes]) -> None:
+        xml = parts["xl/worksheets/sheet1.xml"].decode()
+        xml = xml.replace(
+            '</c></row><row r="3">',
+            '</c><c r="B2"><f t="shared" ref="B2:B3" si="0">A2*2</f></c><c r="C2" '
+            't="inlineStr"><is><r><t>rich </t></r><r><rPr><b/></rPr><t>text</t></r></is></c>'
+            '</row><row r="3">',
+        ).replace(
+            "</c></row></sheetData>", '</c><c r="B3"><f t="shared" si="0"/></c></row></sheetData>'
+        )
+        parts["xl/worksheets/sheet1.xml"] = xml.encode()
+
+    patch_parts(path, shared_formula)
+    assert open_book(path) is not None
+    with XlsxBackend(path) as backend:
+        grid = backend.read(["Sheet"])["Sheet"]
+    assert grid[1] == [1, Uncomputed("=A2*2"), "rich text"]
+    assert grid[2] == [2, Uncomputed("=A3*2")]

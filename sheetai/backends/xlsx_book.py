@@ -108,8 +108,8 @@ def _read(book: Book) -> None:
         raise _NotPlain("no workbook part by content type")
     root = _xml(book, workbook)
     properties = root.find(f"{{{NS}}}workbookPr")
-    if properties is not None and properties.get("date1904") in ("1", "true"):
-        book.epoch = _MAC_EPOCH
+    if properties is not None and properties.get("date1904") not in (None, "", "false", "f", "0"):
+        book.epoch = _MAC_EPOCH  # any other text is true to openpyxl
     rels = _relationships(book, workbook)
     for sheet in root.iterfind(f"{{{NS}}}sheets/{{{NS}}}sheet"):
         kind, target = rels[sheet.get(f"{{{REL_NS}}}id") or ""]
