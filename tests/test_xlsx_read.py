@@ -16,7 +16,7 @@ from sheetai.backends.xlsx_read import _Reader
 from sheetai.backends.xlsx_scan import scan_cells
 from sheetai.cell_values import CellError, Uncomputed, as_cell_error
 
-from .workbooks import DATA, MAIN, macro_workbook, patch_parts, rich_workbook
+from .workbooks import DATA, MAIN, add_workbook_part, macro_workbook, patch_parts, rich_workbook
 
 
 def openpyxl_read(path: Path, title: str) -> list[list[Any]]:
@@ -149,18 +149,7 @@ def varied(path: Path) -> Path:
         parts["xl/sharedStrings.xml"] = (
             f'<sst xmlns="{MAIN}" count="{len(_SHARED)}" uniqueCount="{len(_SHARED)}">{items}</sst>'
         ).encode()
-        rels = parts["xl/_rels/workbook.xml.rels"].decode()
-        parts["xl/_rels/workbook.xml.rels"] = rels.replace(
-            "</Relationships>",
-            '<Relationship Id="rId97" Type="http://schemas.openxmlformats.org/officeDocument/'
-            '2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
-        ).encode()
-        types = parts["[Content_Types].xml"].decode()
-        parts["[Content_Types].xml"] = types.replace(
-            "</Types>",
-            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
-            'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-        ).encode()
+        add_workbook_part(parts, "sharedStrings.xml", "sharedStrings", "sharedStrings")
 
     patch_parts(path, as_excel)
     return path
