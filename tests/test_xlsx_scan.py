@@ -15,6 +15,7 @@ from sheetai.backends.xlsx import XlsxBackend
 from sheetai.backends.xlsx_read import _Reader
 from sheetai.backends.xlsx_scan import scan_cells
 
+from .test_xlsx_read import varied
 from .workbooks import macro_workbook, rich_workbook
 
 DATA = Path(__file__).parent / "data"
@@ -72,8 +73,8 @@ def both_reads(path: Path) -> list[tuple[str, bool, tuple, tuple]]:
 
 @pytest.mark.parametrize(
     "make",
-    [tricky, rich_workbook, macro_workbook, lambda p: DATA / "libreoffice.xlsx"],
-    ids=["tricky", "rich", "macro", "libreoffice"],
+    [tricky, rich_workbook, macro_workbook, varied, lambda p: DATA / "libreoffice.xlsx"],
+    ids=["tricky", "rich", "macro", "varied", "libreoffice"],
 )
 def test_the_fast_read_matches_the_element_walk(tmp_path: Path, make) -> None:
     for title, _scanned, fast, walked in both_reads(make(tmp_path / "book.xlsx")):
@@ -91,5 +92,8 @@ def test_a_shared_formula_is_left_to_the_element_walk(tmp_path: Path) -> None:
     with XlsxBackend(path) as backend:
         grid = backend.read(["Data"])["Data"]
     part = b'<sheetData><row r="1"><c r="A1"><f t="shared" ref="A1:A2" si="0">1+1</f>'
-    assert scan_cells(part + b"<v>2</v></c></row></sheetData>", _Reader) is None
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    reader = _Reader(book, book["Data"])
+    book.close()
+    assert scan_cells(part + b"<v>2</v></c></row></sheetData>", reader) is None
     assert grid[2][:2] == ["  padded  ", 4.5]

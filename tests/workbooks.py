@@ -148,17 +148,23 @@ def _as_excel_saved(parts: dict[str, bytes]) -> None:
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<calcChain xmlns="{MAIN}">'
         '<c r="C2" i="1"/><c r="C3"/><c r="B11"/></calcChain>'
     ).encode()
+    add_workbook_part(parts, "calcChain.xml", "calcChain", "calcChain")
+
+
+def add_workbook_part(parts: dict[str, bytes], name: str, relationship: str, kind: str) -> None:
+    """Wire ``xl/<name>`` (already in ``parts``) to the workbook: a relationship of type
+    ``relationship`` and the spreadsheetml content type ``kind``."""
     rels = parts["xl/_rels/workbook.xml.rels"].decode()
     parts["xl/_rels/workbook.xml.rels"] = rels.replace(
         "</Relationships>",
-        '<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        'relationships/calcChain" Target="calcChain.xml"/></Relationships>',
+        f'<Relationship Id="rId{relationship}" Type="http://schemas.openxmlformats.org/'
+        f'officeDocument/2006/relationships/{relationship}" Target="{name}"/></Relationships>',
     ).encode()
     types = parts["[Content_Types].xml"].decode()
     parts["[Content_Types].xml"] = types.replace(
         "</Types>",
-        '<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-'
-        'officedocument.spreadsheetml.calcChain+xml"/></Types>',
+        f'<Override PartName="/xl/{name}" ContentType="application/vnd.openxmlformats-'
+        f'officedocument.spreadsheetml.{kind}+xml"/></Types>',
     ).encode()
 
 

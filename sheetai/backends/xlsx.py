@@ -1,10 +1,11 @@
-"""Excel files on disk (.xlsx, .xlsm): read with openpyxl, written by patching the package.
+"""Excel files on disk (.xlsx, .xlsm): read in one pass, written by patching the package.
 
-Reads use openpyxl's fast read-only mode. Writes never go through openpyxl (which drops images,
-sparklines, slicers and cached formula results): :class:`~.xlsx_edit.EditSession` patches only
-the worksheet parts sheetai writes, copies every other zip entry byte for byte, and replaces the
-file atomically (temp file in the same folder, then ``os.replace``). A sync that finds nothing
-to do never touches the file.
+Reads take the workbook's parts straight from the package (:mod:`.xlsx_book`; openpyxl's
+read-only mode for a package that is not plain) and each sheet in one pass (:mod:`.xlsx_read`).
+Writes never go through openpyxl (which drops images, sparklines, slicers and cached formula
+results): :class:`~.xlsx_edit.EditSession` patches only the worksheet parts sheetai writes,
+copies every other zip entry byte for byte, and replaces the file atomically (temp file in the
+same folder, then ``os.replace``). A sync that finds nothing to do never touches the file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..a1 import quote_sheet
 from ..cell_values import Uncomputed, as_cell_error
 from ..errors import WorkbookError, WorkbookLockedError
 from .base import Backend, CellBlock, CellRange, ChartSpec, Grid
+from .xlsx_book import open_book
 from .xlsx_edit import EditSession
 from .xlsx_package import Package, merged_refs
 from .xlsx_parts import has_formulas_in
@@ -53,8 +55,6 @@ class XlsxBackend(Backend):
     kind = "xlsx"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        import openpyxl  # noqa: F401 - a core dependency; imported here to keep startup light
-
         self.path = Path(path)
         self.location = str(self.path)
         if not self.path.exists():
@@ -97,10 +97,12 @@ class XlsxBackend(Backend):
             ) from exc
 
     def _values(self) -> Any:
+        """The book values are read from: sheetai's own light read of the package, or
+        openpyxl's read-only load for a package that read does not find plain."""
         if self._values_book is None:
             if self._stamp is None:
                 self._stamp = self._file_stamp()
-            self._values_book = self._load(read_only=True, data_only=True)
+            self._values_book = open_book(self.path) or self._load(read_only=True, data_only=True)
         return self._values_book
 
     def sheet_titles(self) -> list[str]:
