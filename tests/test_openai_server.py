@@ -294,6 +294,22 @@ def test_counters_and_reset(server, client):
     assert server.requests_by_path == {} and server.chat_bodies == [] and server.rate_limited == 0
 
 
+def test_answer_spread_varies_the_reasoning_length_per_row_with_a_long_tail(server, client):
+    def words(text: str) -> int:
+        reply = client.chat.completions.parse(
+            model=MODEL, messages=ask(text), response_format=Review
+        )
+        return len(reply.choices[0].message.parsed.reasoning.split())
+
+    texts = [f"review {i}: the parcel came late and was positive" for i in range(60)]
+    alike = {words(t) for t in texts}
+    server.answer_spread = 0.5
+    spread = [words(t) for t in texts]
+    assert len(alike) <= 2 and len(set(spread)) > 5  # rows now differ in length
+    assert max(spread) >= 2 * sorted(spread)[30]  # some ramble: a long tail
+    assert spread == [words(t) for t in texts]  # the same row, the same length
+
+
 def test_subprocess_server_answers_and_reports_stats():
     proc, base_url = start_subprocess(rpm=1000, fault_rate=0)
     try:

@@ -148,6 +148,7 @@ class Runner:
             self.stats.throttle_wait_s += sender.throttle.waited_s
             self.stats.response_format = sender.mode
             self.stats.output_cap = self.cap.current
+            self.stats.cut_offs = self.cap.cut_offs
             await client.close()
 
     async def _worker(
