@@ -13,7 +13,10 @@ per row.
 the server also counts each request's ``max_completion_tokens`` against its tokens limit, so
 a client that reserves more than its answers need cannot reach this ceiling; ``capped_tokens``
 is the cap the provider ended the run with, and ``ratio_to_held`` the ratio to the ceiling of
-the tokens it held (prompt and cap): how well it paces what it reserves.
+the tokens it held (prompt and that cap): how well it paces what it reserves.
+``held_tokens_per_row`` is what the server counted against the limit over the whole run (every
+request's prompt and cap, the larger caps of the first requests and the re-asks included),
+and ``ratio_to_mean_held`` the ratio to the ceiling of that.
 
 ``requests-1s`` and ``tokens-1s`` are ``requests`` and ``tokens`` on a server that also
 enforces each limit per second (a 3,000 RPM limit as 50 requests in any second, as OpenAI
@@ -226,6 +229,9 @@ def run(name: str, rows: int | None, spread: float = 0.0) -> dict:
         ceilings.append(opts["tpm"] / 60 / tokens_per_row)
     ceiling = min(ceilings)
     held = min([*ceilings[:2], opts["tpm"] / 60 / held_per_row] if opts.get("tpm") else ceilings)
+    mean_held = min(ceilings[:2])  # the same, with what the server counted over the run
+    if opts.get("tpm"):
+        mean_held = min(mean_held, opts["tpm"] / 60 / max(server["tokens_held"] / count, 1))
     requests = server["requests_by_path"].get("/v1/chat/completions", 0)
     return {
         "scenario": name,
@@ -248,6 +254,8 @@ def run(name: str, rows: int | None, spread: float = 0.0) -> dict:
         "tokens_per_row": round(tokens_per_row, 1),
         "capped_tokens": cap,
         "cut_offs_per_1000": round(1000 * cut_offs / count, 2),
+        "held_tokens_per_row": round(server["tokens_held"] / count, 1),
+        "ratio_to_mean_held": round(count / wall / mean_held, 3),
         **({"spread": spread} if spread else {}),
     }
 

@@ -214,6 +214,8 @@ def test_tpm_counts_max_tokens(server, client):
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model=MODEL, messages=ask("hi"), max_tokens=200)
     assert caught.value.body["type"] == "tokens"
+    held = server.stats()["tokens_held"]  # the admitted request: its prompt and max_tokens
+    assert 200 < held < 220
 
 
 def test_latency_and_hang(server):

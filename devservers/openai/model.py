@@ -152,6 +152,7 @@ class FakeModel:
             self._api_versions: Counter[str] = Counter()
             self.rate_limited = 0
             self.in_flight = self.max_in_flight = 0
+            self.tokens_held = 0  # what admitted chats cost against the tokens limit
 
     @property
     def requests_by_path(self) -> dict[str, int]:
@@ -183,6 +184,7 @@ class FakeModel:
                 "responses_by_status": {str(k): v for k, v in self._by_status.items()},
                 "rate_limited": self.rate_limited,
                 "max_in_flight": self.max_in_flight,
+                "tokens_held": self.tokens_held,
             }
 
     def count_request(self, path: str) -> None:
@@ -251,6 +253,8 @@ class FakeModel:
         headers = self._rate_headers(now)
         if verdict:
             return self._rate_limited(body, verdict, headers, cost)
+        with self._lock:
+            self.tokens_held += cost
         delay_s, hang = self.latency_ms / 1000, "__FAULT_HANG__" in markers
         if "__FAULT_500__" in markers or self.roll(self.fault_rate):
             failed = error(500, SERVER_ERROR, "server_error", headers=headers)
