@@ -72,6 +72,16 @@ def test_the_cap_shrinks_to_what_answers_use_and_never_below_the_schema(tmp_path
     assert cap.current == cap.floor > 8  # the label and the JSON still fit
 
 
+def test_where_tokens_are_limited_a_first_wave_sizes_the_cap_before_the_rest_go(tmp_path) -> None:
+    with FakeOpenAI(tpm=10_000_000, latency_ms=30) as srv:
+        path = book(tmp_path, [f"Positive review number {i}" for i in range(60)])
+        summary = run(path, settings_for(srv), concurrency=32)
+        caps = [b["max_completion_tokens"] for b in srv.chat_bodies]
+    assert summary.steps[0].failed == 0 and len(caps) == 60
+    # The schema-sized start went out on the first wave only (32 would without the wave).
+    assert caps.count(caps[0]) <= MIN_SAMPLES and max(caps[MIN_SAMPLES:]) < caps[0]
+
+
 def classify_cap() -> OutputCap:
     return OutputCap(answer_spec(sentiment_like()), 300)
 

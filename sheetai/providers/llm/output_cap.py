@@ -136,6 +136,11 @@ class OutputCap:
             return self.fixed
         return self._current + self.extra
 
+    @property
+    def learning(self) -> bool:
+        """The cap will follow the answers, but fewer than ``MIN_SAMPLES`` are in yet."""
+        return not (self.fixed or self.extra) and self._seen < MIN_SAMPLES
+
     def retry(self, sent: int) -> int | None:
         """The cap to ask again with after an answer was cut off at ``sent``; None: do not (a
         cap the user set, or the ceiling: the flag then names the setting to raise)."""
