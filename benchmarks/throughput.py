@@ -1,7 +1,7 @@
 """Throughput of the OpenAI provider against FakeOpenAI running as its own process.
 
-    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|faults|azure|server|
-        claude-requests|claude-output|claude|all] [--curator PYTHON]
+    python benchmarks/throughput.py [--rows N] [--scenario requests|tokens|tokens-long|faults|
+        azure|server|claude-requests|claude-output|claude|all] [--spread SIGMA] [--curator PYTHON]
 
 For each scenario it prints rows/s, the ceiling ``min(RPM/60, TPM/60/tokens_per_row,
 concurrency/latency)``, their ratio, the 429s seen (``429s_start``: in the first 5 s), rows
@@ -13,7 +13,10 @@ per row.
 the server also counts each request's ``max_completion_tokens`` against its tokens limit, so
 a client that reserves more than its answers need cannot reach this ceiling; ``capped_tokens``
 is the cap the provider ended the run with, and ``ratio_to_held`` the ratio to the ceiling of
-the tokens it held (prompt and cap): how well it paces what it reserves.
+the tokens it held (prompt and that cap): how well it paces what it reserves.
+``held_tokens_per_row`` is what the server counted against the limit over the whole run (every
+request's prompt and cap, the larger caps of the first requests and the re-asks included),
+and ``ratio_to_mean_held`` the ratio to the ceiling of that.
 
 ``requests-1s`` and ``tokens-1s`` are ``requests`` and ``tokens`` on a server that also
 enforces each limit per second (a 3,000 RPM limit as 50 requests in any second, as OpenAI
@@ -21,7 +24,13 @@ quantizes its limits): a client that bursts meets 429s there, at the start of th
 all. That server is this script in ``--serve-per-second`` mode (FakeOpenAI with an
 ``edit_reply`` hook that refuses what the last second cannot take).
 
-``tokens`` is bound by tokens per minute (600k TPM, as in issue 18). With ``--curator PYTHON``
+``tokens`` is bound by tokens per minute (600k TPM, as in issue 18); ``tokens-long`` is the same
+with 3,000 rows (about 50 s), where the run's start (the first request goes alone, the cap
+starts from the schema) and its end (the last answers' latency) weigh less.
+``cut_offs_per_1000`` counts answers cut off at the output cap (each asked again with room).
+With ``--spread SIGMA`` the server's answers vary in length (their reasoning's words times a
+log-normal factor of that sigma; 0.5 is a long tail: one in a hundred over three times the
+median), as real answers do, which the filled answers of the fake server otherwise barely do. With ``--curator PYTHON``
 (a Python with ``bespokelabs-curator`` installed, e.g. ``/tmp/curator-venv/bin/python``) the
 same rows go through Bespoke Curator against a fresh server of the same scenario
 (``curator_run.py``), and ``vs_curator`` is sheetai's rows/s over Curator's.
@@ -84,6 +93,7 @@ SCENARIOS = {
     # name: (server options, rows)
     "requests": ({"rpm": 3000}, 1500),
     "tokens": ({"rpm": 100_000, "tpm": 600_000}, 700),
+    "tokens-long": ({"rpm": 100_000, "tpm": 600_000}, 3000),
     "faults": ({"rpm": 3000, "fault_rate": 0.05}, 1500),
     "azure": ({"rpm": 1200, "tpm": 400_000, "rate_headers": "remaining"}, 1200),
     "requests-1s": ({"rpm": 3000, "per_second": True}, 1500),
@@ -150,9 +160,12 @@ class PerSecond:
         return Reply(429, {"error": error}, {"retry-after-ms": wait_ms, "retry-after": "1"})
 
 
-def serve_per_second(rpm: int | None, tpm: int | None) -> None:
+def serve_per_second(rpm: int | None, tpm: int | None, spread: float = 0.0) -> None:
     """Serve FakeOpenAI with per-second limits until killed; print ``READY <url>`` first."""
-    server = FakeOpenAI(rpm=rpm, tpm=tpm, latency_ms=LATENCY_MS, edit_reply=PerSecond(rpm, tpm))
+    server = FakeOpenAI(
+        rpm=rpm, tpm=tpm, latency_ms=LATENCY_MS, edit_reply=PerSecond(rpm, tpm),
+        answer_spread=spread,
+    )  # fmt: skip
     sock = server.bind()
     print(f"READY {server.base_url}", flush=True)
     server.uvicorn_server().run(sockets=[sock])
@@ -164,7 +177,7 @@ def start_server(opts: dict) -> tuple[subprocess.Popen, str]:
     if not opts.pop("per_second", False):
         return start_subprocess(latency_ms=LATENCY_MS, **opts)
     argv = [sys.executable, __file__, "--serve-per-second", str(opts.get("rpm") or 0)]
-    argv.append(str(opts.get("tpm") or 0))
+    argv += [str(opts.get("tpm") or 0), "--spread", str(opts.get("answer_spread", 0.0))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
@@ -177,10 +190,10 @@ def start_server(opts: dict) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[1]
 
 
-def run(name: str, rows: int | None) -> dict:
+def run(name: str, rows: int | None, spread: float = 0.0) -> dict:
     opts, default_rows = SCENARIOS[name]
     count = rows or default_rows
-    proc, base_url = start_server(opts)
+    proc, base_url = start_server({**opts, "answer_spread": spread} if spread else opts)
     try:
         with tempfile.TemporaryDirectory() as home:
             settings = Settings(
@@ -198,6 +211,7 @@ def run(name: str, rows: int | None) -> dict:
                     start_429s = stats(base_url)["rate_limited"]
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             cap = getattr(provider.stats, "output_cap", 300)
+            cut_offs = getattr(provider.stats, "cut_offs", 0)
             provider.close()
         server = stats(base_url)
     finally:
@@ -215,6 +229,9 @@ def run(name: str, rows: int | None) -> dict:
         ceilings.append(opts["tpm"] / 60 / tokens_per_row)
     ceiling = min(ceilings)
     held = min([*ceilings[:2], opts["tpm"] / 60 / held_per_row] if opts.get("tpm") else ceilings)
+    mean_held = min(ceilings[:2])  # the same, with what the server counted over the run
+    if opts.get("tpm"):
+        mean_held = min(mean_held, opts["tpm"] / 60 / max(server["tokens_held"] / count, 1))
     requests = server["requests_by_path"].get("/v1/chat/completions", 0)
     return {
         "scenario": name,
@@ -236,16 +253,20 @@ def run(name: str, rows: int | None) -> dict:
         "cpu_ms_per_row": round(1000 * cpu / count, 3),
         "tokens_per_row": round(tokens_per_row, 1),
         "capped_tokens": cap,
+        "cut_offs_per_1000": round(1000 * cut_offs / count, 2),
+        "held_tokens_per_row": round(server["tokens_held"] / count, 1),
+        "ratio_to_mean_held": round(count / wall / mean_held, 3),
+        **({"spread": spread} if spread else {}),
     }
 
 
-def run_curator(name: str, rows: int | None, python: str) -> dict:
+def run_curator(name: str, rows: int | None, python: str, spread: float = 0.0) -> dict:
     """The same rows through Bespoke Curator (in its own Python) against a fresh server."""
     opts, default_rows = SCENARIOS[name]
     count = rows or default_rows
     the_step = step()
     system = system_prompt(answer_spec(the_step))
-    proc, base_url = start_server(opts)
+    proc, base_url = start_server({**opts, "answer_spread": spread} if spread else opts)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             job = Path(tmp) / "job.json"
@@ -372,10 +393,14 @@ def main() -> None:
     choices = [*SCENARIOS, "server", *CLAUDE_SCENARIOS, "claude", "all"]
     parser.add_argument("--scenario", default="all", choices=choices)
     parser.add_argument("--curator", metavar="PYTHON", help="a Python with Curator installed")
+    parser.add_argument(
+        "--spread", type=float, default=0.0, metavar="SIGMA",
+        help="answers' lengths vary (log-normal sigma; 0.5: a long tail)",
+    )  # fmt: skip
     parser.add_argument("--serve-per-second", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_per_second:
-        serve_per_second(*(limit or None for limit in args.serve_per_second))
+        serve_per_second(*(limit or None for limit in args.serve_per_second), args.spread)
         return
     names = {"all": [*SCENARIOS, "server", *CLAUDE_SCENARIOS], "claude": [*CLAUDE_SCENARIOS]}
     for name in names.get(args.scenario, [args.scenario]):
@@ -384,10 +409,10 @@ def main() -> None:
         elif name in CLAUDE_SCENARIOS:
             figures = run_claude(name, args.rows)
         else:
-            figures = run(name, args.rows)
+            figures = run(name, args.rows, args.spread)
         print(json.dumps(figures), flush=True)
         if args.curator and name in SCENARIOS:
-            theirs = run_curator(name, args.rows, args.curator)
+            theirs = run_curator(name, args.rows, args.curator, args.spread)
             theirs["vs_curator"] = round(figures["rows_per_s"] / theirs["rows_per_s"], 3)
             print(json.dumps(theirs), flush=True)
 

@@ -214,6 +214,8 @@ def test_tpm_counts_max_tokens(server, client):
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model=MODEL, messages=ask("hi"), max_tokens=200)
     assert caught.value.body["type"] == "tokens"
+    held = server.stats()["tokens_held"]  # the admitted request: its prompt and max_tokens
+    assert 200 < held < 220
 
 
 def test_latency_and_hang(server):
@@ -292,6 +294,22 @@ def test_counters_and_reset(server, client):
     assert len(server.chat_bodies) == 1
     server.reset_counters()
     assert server.requests_by_path == {} and server.chat_bodies == [] and server.rate_limited == 0
+
+
+def test_answer_spread_varies_the_reasoning_length_per_row_with_a_long_tail(server, client):
+    def words(text: str) -> int:
+        reply = client.chat.completions.parse(
+            model=MODEL, messages=ask(text), response_format=Review
+        )
+        return len(reply.choices[0].message.parsed.reasoning.split())
+
+    texts = [f"review {i}: the parcel came late and was positive" for i in range(60)]
+    alike = {words(t) for t in texts}
+    server.answer_spread = 0.5
+    spread = [words(t) for t in texts]
+    assert len(alike) <= 2 and len(set(spread)) > 5  # rows now differ in length
+    assert max(spread) >= 2 * sorted(spread)[30]  # some ramble: a long tail
+    assert spread == [words(t) for t in texts]  # the same row, the same length
 
 
 def test_subprocess_server_answers_and_reports_stats():

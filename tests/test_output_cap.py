@@ -7,9 +7,12 @@ tokens per minute went at a fraction of its pace.
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from devservers.openai import FakeOpenAI, default_answer
@@ -67,6 +70,69 @@ def test_the_cap_shrinks_to_what_answers_use_and_never_below_the_schema(tmp_path
     for _ in range(MIN_SAMPLES * 3):
         cap.observe(1)
     assert cap.current == cap.floor > 8  # the label and the JSON still fit
+
+
+def test_where_tokens_are_limited_a_first_wave_sizes_the_cap_before_the_rest_go(tmp_path) -> None:
+    with FakeOpenAI(tpm=10_000_000, latency_ms=30) as srv:
+        path = book(tmp_path, [f"Positive review number {i}" for i in range(60)])
+        summary = run(path, settings_for(srv), concurrency=32)
+        caps = [b["max_completion_tokens"] for b in srv.chat_bodies]
+    assert summary.steps[0].failed == 0 and len(caps) == 60
+    # The schema-sized start went out on the first wave only (32 would without the wave).
+    assert caps.count(caps[0]) <= MIN_SAMPLES and max(caps[MIN_SAMPLES:]) < caps[0]
+
+
+def classify_cap() -> OutputCap:
+    return OutputCap(answer_spec(sentiment_like()), 300)
+
+
+def sentiment_like() -> Step:
+    return Step(name="s", sheet="S", inputs=["A"], task=Task.CLASSIFY, instructions="",
+                labels=parse_labels("Positive\nNeutral\nNegative"), labels_text="", output="O",
+                model=MODEL)  # fmt: skip
+
+
+def test_answers_that_barely_vary_soon_get_a_cap_a_few_tokens_over_the_longest() -> None:
+    cap = classify_cap()
+    start = cap.current
+    for i in range(MIN_SAMPLES):
+        cap.observe(31 + i % 2)
+    first_wave = cap.current
+    for i in range(500):
+        cap.observe(31 + i % 2)
+    assert start > first_wave > cap.current  # learnt from the first wave, then tighter
+    assert 32 < cap.current <= 35
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.6])
+def test_answers_with_a_long_tail_are_rarely_cut_off(sigma: float) -> None:
+    # Answers as long as real ones vary (log-normal), sent in waves of 64 before the answers
+    # before them are back: the cap in force when each is sent decides whether it is cut off.
+    rng = random.Random(7)
+    cap, cut, waiting = classify_cap(), 0, []
+    for _ in range(5000):
+        used = min(300, round(40 * math.exp(rng.gauss(0, sigma))))
+        sent = cap.current
+        waiting.append((used, sent))
+        if len(waiting) == 64:
+            used, sent = waiting.pop(0)
+            cut += used > sent
+            cap.observe(sent if used > sent else used, cut_off=used > sent)
+            if used > sent:
+                cap.observe(used)  # asked again with room: its full length is learnt
+    assert cut <= 5000 * 4 / 1000  # at most 4 in 1,000
+    assert cap.cut_offs == cut
+
+
+def test_a_cut_off_answer_widens_the_cap_at_once() -> None:
+    cap = classify_cap()
+    for i in range(200):
+        cap.observe(31 + i % 2)
+    tight = cap.current
+    cap.observe(tight, cut_off=True)
+    assert cap.retry(tight) == 300
+    cap.observe(tight + 20)  # its length, asked again
+    assert cap.current > tight + 20 and cap.cut_offs == 1
 
 
 def test_an_answer_cut_off_by_the_tight_cap_is_asked_again_with_room(tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "default_answer",
     "enum_fields",
     "fill_schema",
+    "spread_reasoning",
     "text_of",
     "user_texts",
 ]
@@ -134,6 +136,26 @@ def default_answer(body: dict) -> dict | str:
     if fmt.get("type") == "json_object":
         return {"answer": " ".join(last.split()[:12])}
     return f"This is a test answer to: {' '.join(last.split()[:20])}"
+
+
+def spread_reasoning(answer: dict, text: str, spread: float) -> dict:
+    """``answer`` with its ``reasoning`` as long as a real model's might be: its words times a
+    log-normal factor of sigma ``spread``, fixed by ``text`` (the same row, the same length).
+
+    Real answers vary in length far more than filled ones: at ``spread=0.5`` one in a hundred
+    is over three times the median, as rambling answers are.
+
+    >>> answer = {"reasoning": "one two three four", "label": "x"}
+    >>> [len(spread_reasoning(answer, f"row {i}", 0.5)["reasoning"].split()) for i in range(6)]
+    [5, 9, 8, 3, 4, 2]
+    """
+    reasoning = answer.get("reasoning")
+    if not isinstance(reasoning, str) or not reasoning.split() or spread <= 0:
+        return answer
+    words = reasoning.split()
+    factor = math.exp(random.Random(_stable(f"length|{text}")).gauss(0.0, spread))
+    count = max(1, round(len(words) * factor))
+    return {**answer, "reasoning": " ".join((words * (count // len(words) + 1))[:count])}
 
 
 def _prompt_schema(body: dict) -> dict | None:

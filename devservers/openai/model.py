@@ -29,7 +29,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answers import build_logprobs, default_answer, enum_fields, text_of, user_texts
+from .answers import (
+    build_logprobs,
+    default_answer,
+    enum_fields,
+    spread_reasoning,
+    text_of,
+    user_texts,
+)
 from .limits import UNLIMITED, SlidingWindow, format_duration
 
 __all__ = ["FORMATS", "MARKERS", "FakeModel", "Reply", "error"]
@@ -83,6 +90,9 @@ class FakeModel:
         hang_seconds: how long ``__FAULT_HANG__`` sleeps (cut short when the server stops).
         batch_delay_s: seconds from batch creation to completion (0: done at the first poll).
         answer: ``answer(request_body) -> dict | str``; a dict is sent as compact JSON.
+        answer_spread: how much the length of an answer's ``reasoning`` varies, as the sigma
+            of a log-normal factor (0: as ``answer`` gives it; 0.5: a long tail, as real
+            answers have; see :func:`.answers.spread_reasoning`).
         edit_reply: ``edit_reply(request_body, completion)`` sees each successful chat answer
             before it is sent and returns the completion to send (changed or not) or a
             :class:`Reply` to send instead (an HTML page, an error).
@@ -107,6 +117,7 @@ class FakeModel:
         hang_seconds: float = 30.0,
         batch_delay_s: float = 0.0,
         answer: Callable[[dict], dict | str] = default_answer,
+        answer_spread: float = 0.0,
         edit_reply: Callable[[dict, dict], dict | Reply] | None = None,
         on_request: Callable[[str, str], Awaitable[None]] | None = None,
         api_key: str | None = None,
@@ -119,6 +130,7 @@ class FakeModel:
         self.fault_rate, self.hang_seconds = fault_rate, hang_seconds
         self.batch_delay_s = batch_delay_s
         self.answer, self.edit_reply, self.on_request = answer, edit_reply, on_request
+        self.answer_spread = answer_spread
         self.api_key, self.rate_headers = api_key, rate_headers
         self.response_formats = tuple(response_formats)
         self.batch_api, self.slots = batch_api, slots
@@ -140,6 +152,7 @@ class FakeModel:
             self._api_versions: Counter[str] = Counter()
             self.rate_limited = 0
             self.in_flight = self.max_in_flight = 0
+            self.tokens_held = 0  # what admitted chats cost against the tokens limit
 
     @property
     def requests_by_path(self) -> dict[str, int]:
@@ -171,6 +184,7 @@ class FakeModel:
                 "responses_by_status": {str(k): v for k, v in self._by_status.items()},
                 "rate_limited": self.rate_limited,
                 "max_in_flight": self.max_in_flight,
+                "tokens_held": self.tokens_held,
             }
 
     def count_request(self, path: str) -> None:
@@ -239,6 +253,8 @@ class FakeModel:
         headers = self._rate_headers(now)
         if verdict:
             return self._rate_limited(body, verdict, headers, cost)
+        with self._lock:
+            self.tokens_held += cost
         delay_s, hang = self.latency_ms / 1000, "__FAULT_HANG__" in markers
         if "__FAULT_500__" in markers or self.roll(self.fault_rate):
             failed = error(500, SERVER_ERROR, "server_error", headers=headers)
@@ -302,6 +318,9 @@ class FakeModel:
         """The ``chat.completion`` object for ``body`` and its rate-limit cost in tokens."""
         prompt_tokens = tokens("".join(text_of(m) for m in body["messages"]))
         answer = self.answer(body)
+        if self.answer_spread and isinstance(answer, dict):
+            texts = user_texts(body)
+            answer = spread_reasoning(answer, texts[-1] if texts else "", self.answer_spread)
         fmt = (body.get("response_format") or {}).get("type")
         content = (
             answer

@@ -32,6 +32,7 @@ __all__ = ["FakeOpenAI", "main", "start_subprocess"]
 # The options a benchmark passes to a server in its own process.
 _CLI_OPTIONS = {
     "rpm": int, "tpm": int, "latency_ms": float, "fault_rate": float, "rate_headers": str,
+    "answer_spread": float,
 }  # fmt: skip
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,19 @@ limit when the request starts, whatever the answer then uses: a classify request
 tokens that writes 60 holds five times the tokens it needs, and a run bound by tokens goes at a
 fifth of the pace it could. :class:`OutputCap` starts from what the step's answer schema needs
 (its labels, fields and score, and a sentence of reasoning), then follows the answers of the
-run: once enough have come back, the cap is the longest of nearly all of them (the 99th
-percentile) with a margin, never below what the schema needs and never above the task's
-ceiling. An answer cut off by the cap is asked again once at the ceiling
-(:meth:`OutputCap.retry`), so a tight cap costs one request now and then, never a row.
+run from the first few on, never below what the schema needs and never above the task's ceiling.
+
+The cap aims at cutting off ``CUT_RATE`` of the answers (2 in 1,000), read from the tail of the
+answers seen (peaks over a threshold): of ``n`` answers, the longest ``phi = 10 / n`` of them
+(at least 1 %, at most half) lie above a threshold ``q``; past it a tail falls off about
+exponentially at the scale of their mean excess over ``q``, so the cap is ``q + scale x
+ln(phi / CUT_RATE)``, at least ``MIN_HEADROOM`` over ``q``. Answers that barely vary (as
+classify answers often do) then get a cap a couple of tokens over the longest, and answers
+with a long tail room in proportion. A few answers that happen to be alike say little of the
+spread, so the scale is at least ``PRIOR`` of the longest over ``sqrt(n)``. An answer cut off
+by the cap is asked again once at the ceiling (:meth:`OutputCap.retry`, counted in
+:attr:`OutputCap.cut_offs`), so a tight cap costs one request now and then, never a row; its
+full length then widens the cap at once.
 
 A cap the user sets (``SHEETAI_OPENAI_MAX_OUTPUT_TOKENS``) is used as it is.
 """
@@ -18,18 +27,23 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Iterable
 
 from ...steps import Task
 from .schema import AnswerSpec
 
-__all__ = ["OutputCap", "schema_tokens"]
+__all__ = ["OutputCap", "schema_tokens", "tail_cap"]
 
-# Answers observed before the cap follows them; until then it is the schema's start value.
-MIN_SAMPLES = 20
-SAMPLES = 1000  # the last answers the percentile is taken over
-PERCENTILE = 0.99
-MARGIN = 1.25  # times the percentile ...
-MIN_HEADROOM = 12  # ... and at least this many tokens above it
+# Answers observed before the cap follows them (the first wave of a run); until then it is
+# the schema's start value.
+MIN_SAMPLES = 8
+SAMPLES = 1000  # the last answers the cap follows
+EVERY = 8  # answers between two sizings (and at once when one reaches the cap)
+CUT_RATE = 0.002  # answers cut off per answer that the cap aims at
+TAIL = 10  # answers the tail's scale is read from (phi = TAIL / n of them) ...
+MIN_TAIL, MAX_TAIL = 0.01, 0.5  # ... as a share of the answers, within these bounds
+PRIOR = 0.2  # the tail's scale is at least this share of the longest answer / sqrt(n)
+MIN_HEADROOM = 2  # tokens over the threshold always (a tokenizer's count varies a little)
 # Tokens of "reasoning" (one or two sentences): before any answer is seen, and at the least.
 START_REASONING = 100
 MIN_REASONING = 16
@@ -67,6 +81,26 @@ def schema_tokens(spec: AnswerSpec) -> int:
     return math.ceil(body / 3)
 
 
+def tail_cap(answers: Iterable[int]) -> int:
+    """The cap that cuts off about ``CUT_RATE`` of answers like ``answers`` (their tokens).
+
+    >>> tail_cap([31, 32] * 250)  # alike: a couple of tokens over the longest
+    34
+    >>> tail_cap([31, 32] * 4)  # alike, but only 8 of them
+    45
+    >>> tail_cap([30] * 90 + list(range(31, 41)))  # a tail: room in proportion to it
+    51
+    """
+    ordered = sorted(answers)
+    seen = len(ordered)
+    share = min(MAX_TAIL, max(TAIL / seen, MIN_TAIL))
+    threshold = ordered[min(seen - 1, int((1 - share) * seen))]
+    above = [used - threshold for used in ordered if used > threshold]
+    excess = sum(above) / len(above) if above else 0.0
+    scale = max(excess, PRIOR * ordered[-1] / math.sqrt(seen))
+    return threshold + max(MIN_HEADROOM, math.ceil(scale * math.log(share / CUT_RATE)))
+
+
 class OutputCap:
     """The ``max_tokens`` of a step's requests in one run (thread-safe).
 
@@ -92,6 +126,8 @@ class OutputCap:
         free = extra or spec.step.task is Task.GENERATE
         self._current = ceiling if free else min(needs + START_REASONING, ceiling)
         self._lock = threading.Lock()
+        self.cut_offs = 0  # answers cut off at the cap (each asked again unless fixed)
+        self._seen = 0
 
     @property
     def current(self) -> int:
@@ -99,6 +135,11 @@ class OutputCap:
         if self.fixed:
             return self.fixed
         return self._current + self.extra
+
+    @property
+    def learning(self) -> bool:
+        """The cap will follow the answers, but fewer than ``MIN_SAMPLES`` are in yet."""
+        return not (self.fixed or self.extra) and self._seen < MIN_SAMPLES
 
     def retry(self, sent: int) -> int | None:
         """The cap to ask again with after an answer was cut off at ``sent``; None: do not (a
@@ -109,19 +150,15 @@ class OutputCap:
     def observe(self, used: int, cut_off: bool = False) -> None:
         """Count an answer's output tokens; one ``cut_off`` at the cap says only that it needed
         more (its length is learnt when it is asked again)."""
-        if self.fixed or self.extra:
-            return
         with self._lock:
+            self.cut_offs += cut_off
+            if self.fixed or self.extra:
+                return
             if cut_off:
                 if len(self._used) < MIN_SAMPLES:
                     self._current = self.ceiling  # the start value was too tight: room first
                 return
             self._used.append(used)
-            if len(self._used) >= MIN_SAMPLES and len(self._used) % 10 == 0:
-                self._current = self._follow()
-
-    def _follow(self) -> int:
-        ordered = sorted(self._used)
-        top = ordered[min(len(ordered) - 1, math.ceil(PERCENTILE * len(ordered)) - 1)]
-        wanted = max(math.ceil(top * MARGIN), top + MIN_HEADROOM)
-        return max(self.floor, min(self.ceiling, wanted))
+            self._seen += 1  # the window stops growing at SAMPLES: count apart
+            if self._seen >= MIN_SAMPLES and (self._seen % EVERY == 0 or used >= self._current):
+                self._current = max(self.floor, min(self.ceiling, tail_cap(self._used)))

@@ -45,6 +45,7 @@ __all__ = [
     "BACKOFF",
     "BURST",
     "HEADROOM",
+    "OUTPUT_HEADROOM",
     "RECOVERY",
     "WINDOW_S",
     "Throttle",
@@ -52,7 +53,11 @@ __all__ = [
     "parse_remaining",
 ]
 
-HEADROOM = 0.97
+# 0.98 + BURST stays under the limit in any minute; 0.97 cost 1 % of every tokens-bound run.
+HEADROOM = 0.98
+# Output tokens (Anthropic) are held at max_tokens until each answer is settled, and one
+# request's max_tokens can be several % of a small output limit: they keep more room.
+OUTPUT_HEADROOM = 0.97
 BURST = 0.015  # 0.9 s of a minute's allowance: under a server's one-second window
 WINDOW_S = 60.0  # the period of a per-minute limit, over which admitted requests are counted
 BACKOFF = 0.7  # after a 429 from a server that names no limit: this fraction of what it took
@@ -102,8 +107,11 @@ def parse_remaining(value: str | None) -> int | None:
 
 
 class _Bucket:
-    def __init__(self, per_minute: float, now: float, minute_s: float) -> None:
+    def __init__(
+        self, per_minute: float, now: float, minute_s: float, headroom: float = HEADROOM
+    ) -> None:
         self.minute_s = minute_s
+        self.headroom = headroom
         self.set_limit(per_minute)
         # Three quarters full at start: a fresh burst of workers reaches the server bunched by
         # latency jitter, and a server's one-second bucket has few requests to spare over a full
@@ -117,7 +125,7 @@ class _Bucket:
 
     def set_limit(self, per_minute: float) -> None:
         self.per_minute = per_minute
-        self.rate = per_minute * HEADROOM / self.minute_s
+        self.rate = per_minute * self.headroom / self.minute_s
         self.capacity = max(1.0, per_minute * BURST)
 
     def refill(self, now: float) -> None:
@@ -179,7 +187,7 @@ class Throttle:
         self.requests = _Bucket(rpm, now, self.minute_s) if rpm else None
         self.tokens = _Bucket(tpm, now, self.minute_s) if tpm else None
         self.output_configured = output_tpm
-        self.output = _Bucket(output_tpm, now, self.minute_s) if output_tpm else None
+        self.output = self._bucket("output", output_tpm, now) if output_tpm else None
         # False while a limit is inferred: the caller then passes every response's headers.
         self.learned = False
         self._paused_until = 0.0
@@ -307,7 +315,7 @@ class Throttle:
             self._cuts.clear()  # a 429 before the first answer may have lowered the pace
             bucket: _Bucket | None = getattr(self, name)
             if bucket is not None and bucket.per_minute != configured:
-                setattr(self, name, _Bucket(configured, now, self.minute_s) if configured else None)
+                setattr(self, name, self._bucket(name, configured, now) if configured else None)
             self._apply(now)
         server = parse_limit(value)
         if server is None:
@@ -315,9 +323,13 @@ class Throttle:
         limit = min(server, configured) if configured else server
         bucket = getattr(self, name)
         if bucket is None:
-            setattr(self, name, _Bucket(limit, now, self.minute_s))
+            setattr(self, name, self._bucket(name, limit, now))
         elif bucket.per_minute != limit:
             bucket.set_limit(limit)
+
+    def _bucket(self, name: str, per_minute: float, now: float) -> _Bucket:
+        headroom = OUTPUT_HEADROOM if name == "output" else HEADROOM
+        return _Bucket(per_minute, now, self.minute_s, headroom)
 
     def _expire(self, now: float) -> None:
         horizon = now - self.minute_s

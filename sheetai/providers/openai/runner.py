@@ -12,6 +12,10 @@ before it is sent.
 
 The first request goes alone: its headers tell the limits to pace at, its reply whether the
 server takes the response format, and how fast it is (a slow local server keeps fewer workers).
+Where tokens are limited, a first wave of ``MIN_SAMPLES`` requests then goes before the rest:
+their answers size the output cap (see :mod:`..llm.output_cap`), so the burst that follows
+holds the tokens answers need, not the schema's generous start (issue 18: a 700-row run held
+5 % more tokens than its final cap, all of it in its first second).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ...backoff import Backoff
 from ...errors import ProviderError
 from ..base import Budget, RowResult
 from ..llm.bridge import run_all, stream
-from ..llm.output_cap import OutputCap
+from ..llm.output_cap import MIN_SAMPLES, OutputCap
 from ..llm.prompt import reask_message
 from ..llm.schema import AnswerSpec
 from ..llm.throttle import Throttle
@@ -63,6 +67,11 @@ class _Pace:
     learned: asyncio.Event
     limit: int
     probe_taken: bool = False
+    # Set once the output cap follows the answers, or the first wave is all back (its answers
+    # cut off or failed), or a worker ends: until then only the first wave is sent.
+    sized: asyncio.Event = field(default_factory=asyncio.Event)
+    wave_sent: int = 0
+    wave_back: int = 0
 
 
 @dataclass
@@ -143,11 +152,14 @@ class Runner:
                 asyncio.create_task(self._worker(sender, pace, client, feed, out, index))
                 for index in range(max(1, min(self.concurrency, len(jobs))))
             ]
+            for worker in workers:  # a first wave that ends (no rows left, a stop) holds no one
+                worker.add_done_callback(lambda _: pace.sized.set())
             await run_all(workers)
         finally:
             self.stats.throttle_wait_s += sender.throttle.waited_s
             self.stats.response_format = sender.mode
             self.stats.output_cap = self.cap.current
+            self.stats.cut_offs = self.cap.cut_offs
             await client.close()
 
     async def _worker(
@@ -168,6 +180,12 @@ class Runner:
                     probe = pace.probe_taken = True
             if index >= pace.limit:
                 return
+            if not pace.sized.is_set():
+                if not self.cap.learning or sender.throttle.tokens is None and not probe:
+                    pace.sized.set()  # the cap is known, or does not decide the pace
+                elif pace.wave_sent >= MIN_SAMPLES:
+                    await pace.sized.wait()
+                pace.wave_sent += 1
             job = next(feed, None)
             if job is None:
                 return
@@ -196,6 +214,9 @@ class Runner:
                 if probe and self.slow_limit is not None and slow:
                     pace.limit = self.slow_limit
                 pace.learned.set()
+            pace.wave_back += 1
+            if not self.cap.learning or pace.wave_back >= MIN_SAMPLES:
+                pace.sized.set()
             if result.status == "invalid":
                 self.stats.invalid += len(job.keys)
             if self.keep is not None:

@@ -19,3 +19,4 @@ class RunStats(Counters):
     errors: dict[str, int] = field(default_factory=dict)
     response_format: str = ""  # the mode the last answers came in (see .formats)
     output_cap: int = 0  # the max_completion_tokens the last requests were sent with
+    cut_offs: int = 0  # answers cut off at the output cap (asked again with room)
