@@ -187,6 +187,16 @@ def test_a_terminal_table_is_never_cut(width: int) -> None:
     assert "79.2" in out
 
 
+def test_a_model_that_loads_at_once_gets_no_load_line() -> None:
+    summary = _summary()
+    summary.steps[0].load_seconds = 0.01  # already in memory: nothing worth reporting
+    buffer = io.StringIO()
+    print_report(summary, Console(file=buffer, width=120, force_terminal=True, color_system=None))
+    out = buffer.getvalue()
+    assert "Loading the model" not in out
+    assert "0.0 s" not in out
+
+
 @pytest.mark.slow
 def test_sheetai_summary_piped_cuts_no_cell(runs: Runs) -> None:
     result = subprocess.run(

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..engine.summary import StepSummary
 from ..engine.sync import Listener
 from ..steps import Step
-from .report import plan_table, preview_table, print_report, summary_table
+from .report import SHOWN_LOAD_SECONDS, plan_table, preview_table, print_report, summary_table
 
 __all__ = [
     "ProgressListener",
@@ -93,7 +93,11 @@ class ProgressListener(Listener):
         self.task = None
         if not self.enabled or self.live or summary.step not in self.started:
             return
-        load = f", model load {summary.load_seconds:.1f} s" if summary.load_seconds else ""
+        load = (
+            f", model load {summary.load_seconds:.1f} s"
+            if summary.load_seconds >= SHOWN_LOAD_SECONDS
+            else ""
+        )
         cost = "" if summary.cost_known else ", cost unknown (the model has no price)"
         self._line(
             f"{summary.step}: {summary.status}, {summary.processed} rows written in "

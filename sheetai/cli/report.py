@@ -16,6 +16,7 @@ from rich.table import Table
 from ..engine.summary import RunSummary, StepSummary, column_span
 
 __all__ = [
+    "SHOWN_LOAD_SECONDS",
     "summary_table",
     "plan_table",
     "preview_table",
@@ -25,6 +26,10 @@ __all__ = [
     "stdout_console",
     "money",
 ]
+
+# A model that loads in under a twentieth of a second (already loaded, or nothing to load) is
+# not worth a line: "took 0.0 s" only raises the question.
+SHOWN_LOAD_SECONDS = 0.05
 
 Cells = tuple[str, list[str], list[list[str]]]
 
@@ -77,7 +82,7 @@ def _summary_cells(summary: RunSummary) -> Cells:
             s.flagged_total,
         ]
         rate = f"{s.rows_per_second:.1f}" if s.processed else "-"
-        load = f"{s.load_seconds:.1f} s" if s.load_seconds else "-"
+        load = f"{s.load_seconds:.1f} s" if s.load_seconds >= SHOWN_LOAD_SECONDS else "-"
         cost = money(s.cost_usd, s.cost_known)
         rows.append([s.step, s.model, *map(str, counts), cost, rate, load])
     return (
@@ -191,7 +196,7 @@ def report_lines(summary: RunSummary) -> list[str]:
             "output tokens)."
         )
     for s in summary.steps:
-        if s.load_seconds:
+        if s.load_seconds >= SHOWN_LOAD_SECONDS:
             lines.append(
                 f"Loading the model of {s.step} ({s.model}) took {s.load_seconds:.1f} s, "
                 "left out of Rows/s."
