@@ -104,16 +104,23 @@ def test_a_piped_summary_is_plain_and_complete(runs: Runs) -> None:
 def test_model_load_is_announced_and_reported_apart(runs: Runs) -> None:
     assert "sentiment: loading the embedded model…" in runs.first.stderr
     sentiment = dict(zip(HEADERS, _table_rows(runs.first.stdout)["sentiment"], strict=True))
-    assert re.fullmatch(r"\d+\.\d s", sentiment["Model load"])
-    assert "Loading the model of sentiment (local) took" in runs.first.stdout
-    assert "left out of Rows/s" in runs.first.stdout
-    # Loaded once per process: the second step has nothing to load.
-    topic = dict(zip(HEADERS, _table_rows(runs.first.stdout)["topic"], strict=True))
-    assert topic["Model load"] == "-"
     log = openpyxl.load_workbook(runs.path)[LOG_TAB]
     header = [c.value for c in log[1]]
     first_sentiment = dict(zip(header, [c.value for c in log[2]], strict=True))
     assert first_sentiment["Step"] == "sentiment" and first_sentiment["Model load (s)"] > 0
+    # A load from a warm page cache can take under 0.05 s: then it is not worth a line. (The
+    # log rounds to 0.01 s, so a logged 0.05 may be either side.)
+    load = first_sentiment["Model load (s)"]
+    if load > 0.05:
+        assert re.fullmatch(r"\d+\.\d s", sentiment["Model load"])
+        assert "Loading the model of sentiment (local) took" in runs.first.stdout
+        assert "left out of Rows/s" in runs.first.stdout
+    elif load < 0.05:
+        assert sentiment["Model load"] == "-"
+        assert "Loading the model" not in runs.first.stdout
+    # Loaded once per process: the second step has nothing to load.
+    topic = dict(zip(HEADERS, _table_rows(runs.first.stdout)["topic"], strict=True))
+    assert topic["Model load"] == "-"
 
 
 @pytest.mark.slow
