@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,12 @@ from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 __all__ = [
     "STATE_TAB",
     "STATE_HEADERS",
+    "RecordSignatures",
     "StateRecord",
     "StateStore",
     "StateWrite",
     "signature",
+    "surely_same",
     "taught_digest",
 ]
 
@@ -56,6 +58,35 @@ def signature(cells: Iterable[Any]) -> str:
     True
     """
     return "\x1f".join([_normal(v) for v in cells])
+
+
+# Cells whose equal values of one type always have one signature (a zero float aside).
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def surely_same(cells: Sequence[Any], other: Sequence[Any]) -> bool:
+    """Whether ``signature(cells) == signature(other[:len(cells)])`` is certain without making
+    either: the same plain values (text, numbers) of the same types, cell for cell.
+
+    False says nothing: compare the signatures then (``0.5`` and ``"0.5"`` have one, but this
+    does not look that far).
+
+    >>> surely_same(["Positive", "why", 0.9], ["Positive", "why", 0.9, None])
+    True
+    >>> surely_same(["Positive", "why", 0.9], ["Positive", "why", "0.9", None])
+    False
+    """
+    if len(other) < len(cells):
+        return False
+    for mine, theirs in zip(cells, other, strict=False):  # other may hold the flag too
+        if mine is theirs:
+            continue
+        kind = type(mine)
+        if kind is not type(theirs) or kind not in _PLAIN or mine != theirs:
+            return False
+        if kind is float and not mine:
+            return False  # 0.0 == -0.0, but "-0" is not "0"
+    return True
 
 
 def _normal(value: Any) -> str:
@@ -121,6 +152,31 @@ class StateRecord:
     def fillable(self) -> bool:
         """False when a long output is remembered only by its digest (it cannot be rewritten)."""
         return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs.all)
+
+
+class RecordSignatures:
+    """The signatures of one step's records' owned cells (:meth:`StateRecord.owned_signature`),
+    each made when a row first needs it: a row that still holds its record's cells needs none
+    (:func:`surely_same`)."""
+
+    def __init__(self, records: Mapping[str, StateRecord], owned_count: int) -> None:
+        self._records = records
+        self._count = owned_count
+        self._by_key: dict[str, str] = {}
+        self._all: set[str] | None = None
+
+    def of(self, key: str, record: StateRecord) -> str:
+        """The signature of ``record``, kept under its fingerprint ``key``."""
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = record.owned_signature(self._count)
+        return found
+
+    def __contains__(self, current: object) -> bool:
+        """Whether some record wrote cells with the signature ``current``."""
+        if self._all is None:
+            self._all = {self.of(key, record) for key, record in self._records.items()}
+        return current in self._all
 
 
 # A record, its outputs object and its fields: while a record's row shows this, it needs no
