@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import json.scanner
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,11 @@ _GAPS_KEPT = 1_000
 # What text float() might read starts with (ASCII): a digit, a sign, a point, or is a word.
 _NUMBERISH = frozenset("0123456789+-.")
 _FLOAT_WORDS = frozenset({"nan", "inf", "infinity"})
+# The JSON scanner json.loads runs: (value, end), StopIteration when no value starts at 0.
+# (typeshed has make_scanner take itself rather than the decoder it is made from.)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -61,7 +67,7 @@ def signature(cells: Iterable[Any]) -> str:
 
 
 # Cells whose equal values of one type always have one signature (a zero float aside).
-_PLAIN = frozenset({str, int, float, bool})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def surely_same(cells: Sequence[Any], other: Sequence[Any]) -> bool:
@@ -76,17 +82,13 @@ def surely_same(cells: Sequence[Any], other: Sequence[Any]) -> bool:
     >>> surely_same(["Positive", "why", 0.9], ["Positive", "why", "0.9", None])
     False
     """
-    if len(other) < len(cells):
-        return False
-    for mine, theirs in zip(cells, other, strict=False):  # other may hold the flag too
-        if mine is theirs:
-            continue
-        kind = type(mine)
-        if kind is not type(theirs) or kind not in _PLAIN or mine != theirs:
-            return False
-        if kind is float and not mine:
-            return False  # 0.0 == -0.0, but "-0" is not "0"
-    return True
+    theirs = other[: len(cells)]
+    return (
+        cells == theirs
+        and list(map(type, cells)) == list(map(type, theirs))
+        and _PLAIN.issuperset(map(type, cells))
+        and 0.0 not in cells  # 0.0 == -0.0, but "-0" is not "0"
+    )
 
 
 def _normal(value: Any) -> str:
@@ -160,23 +162,25 @@ class RecordSignatures:
     (:func:`surely_same`)."""
 
     def __init__(self, records: Mapping[str, StateRecord], owned_count: int) -> None:
-        self._records = records
         self._count = owned_count
         self._by_key: dict[str, str] = {}
-        self._all: set[str] | None = None
+        self._made: set[str] = set()
+        self._left = iter(records.items())  # the records not yet looked at by __contains__
 
     def of(self, key: str, record: StateRecord) -> str:
         """The signature of ``record``, kept under its fingerprint ``key``."""
         found = self._by_key.get(key)
         if found is None:
             found = self._by_key[key] = record.owned_signature(self._count)
+            self._made.add(found)
         return found
 
     def __contains__(self, current: object) -> bool:
-        """Whether some record wrote cells with the signature ``current``."""
-        if self._all is None:
-            self._all = {self.of(key, record) for key, record in self._records.items()}
-        return current in self._all
+        """Whether some record wrote cells with the signature ``current``: records are looked
+        at until one did (all of them only for a cell a person typed)."""
+        if current in self._made:
+            return True
+        return any(self.of(key, record) == current for key, record in self._left)
 
 
 # A record, its outputs object and its fields: while a record's row shows this, it needs no
@@ -231,31 +235,36 @@ class StateStore:
         if len(grid) > 1 and len(grid[1]) > 5 and cell_text(grid[1][5]) == _TAUGHT:
             store.width = 6
         records = store.records
-        loads = json.loads
+        at, shown = store.at, store.shown
+        scan = _SCAN
         for index in range(2, len(grid)):
             row = grid[index]
             cells = [v.strip() if type(v) is str else cell_text(v) for v in row[:6]]
             if len(cells) < 6:
                 cells += [""] * (6 - len(cells))
-            step, fingerprint = cells[0], cells[1]
+            step, fingerprint, status, text, updated, taught = cells
             if not step or not fingerprint:
                 continue  # a blank row (a cell of spaces is blank too)
+            # json.loads(text), less its Python wrapper (the cell holds no outer spaces).
             try:
-                outputs = loads(cells[3] or "[]")
-            except json.JSONDecodeError:
+                outputs, end = scan(text or "[]", 0)
+            except (StopIteration, json.JSONDecodeError):
                 continue  # a damaged row only costs a re-run of that row
-            if not isinstance(outputs, list):
+            if type(outputs) is not list or end != len(text or "[]"):
                 continue
-            record = StateRecord(
-                step, fingerprint, cells[2], RowOutputs.from_cells(outputs), cells[4], cells[5]
-            )
+            if len(outputs) >= 3:  # RowOutputs.from_cells, for the usual list
+                kept = RowOutputs(outputs[:-3], outputs[-3], outputs[-2], outputs[-1])
+            else:
+                kept = RowOutputs.from_cells(outputs)
+            record = StateRecord(step, fingerprint, status, kept, updated, taught)
             by_step = records.get(step)
             if by_step is None:
                 by_step = records[step] = {}
             by_step[fingerprint] = record
-            store.at[step, fingerprint] = index
+            key = step, fingerprint
+            at[key] = index
             if len(row) <= 6 or all(is_blank(v) for v in row[6:]):
-                store.shown[step, fingerprint] = _as_shown(record)
+                shown[key] = (record, kept, status, updated, taught)  # _as_shown(record)
         return store
 
     def to_grid(self) -> list[list[Any]]:

@@ -81,6 +81,7 @@ FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING", "P
 _EDIT_MARK = re.compile(r"^(PENDING|ERROR: sync not requested\b.*)$", re.DOTALL)
 # Rows whose error flag stays: their answer overwrites it, or their input cannot be read yet.
 _FLAG_KEPT = {Category.FILL, Category.PENDING, Category.UNREADABLE}
+_UNUSUAL = (CellError, Uncomputed)
 _INPUT_ERROR_FLAG = re.compile(r"^ERROR: input .+ is #[A-Z0-9/!?_]+")
 
 
@@ -243,8 +244,8 @@ def plan_rows(
         if _all_blank(values):
             rows.append(RowPlan(number, fingerprint, Category.BLANK, inputs))
             continue
-        unusual = [v for v in values if isinstance(v, CellError | Uncomputed)]
-        if any(isinstance(v, Uncomputed) for v in unusual):
+        unusual = [v for v in values if isinstance(v, _UNUSUAL)]
+        if unusual and any(isinstance(v, Uncomputed) for v in unusual):
             rows.append(RowPlan(number, fingerprint, Category.UNREADABLE, inputs))
             continue
         if unusual:
