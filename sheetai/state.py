@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import json.scanner
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +32,12 @@ from .text import DIGEST_MARK, LONG_TEXT, cell_text, is_blank, normal_cell
 __all__ = [
     "STATE_TAB",
     "STATE_HEADERS",
+    "RecordSignatures",
     "StateRecord",
     "StateStore",
     "StateWrite",
     "signature",
+    "surely_same",
     "taught_digest",
 ]
 
@@ -47,6 +50,11 @@ _GAPS_KEPT = 1_000
 # What text float() might read starts with (ASCII): a digit, a sign, a point, or is a word.
 _NUMBERISH = frozenset("0123456789+-.")
 _FLOAT_WORDS = frozenset({"nan", "inf", "infinity"})
+# The JSON scanner json.loads runs: (value, end), StopIteration when no value starts at 0.
+# (typeshed has make_scanner take itself rather than the decoder it is made from.)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
 
 
 def signature(cells: Iterable[Any]) -> str:
@@ -56,6 +64,31 @@ def signature(cells: Iterable[Any]) -> str:
     True
     """
     return "\x1f".join([_normal(v) for v in cells])
+
+
+# Cells whose equal values of one type always have one signature (a zero float aside).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def surely_same(cells: Sequence[Any], other: Sequence[Any]) -> bool:
+    """Whether ``signature(cells) == signature(other[:len(cells)])`` is certain without making
+    either: the same plain values (text, numbers) of the same types, cell for cell.
+
+    False says nothing: compare the signatures then (``0.5`` and ``"0.5"`` have one, but this
+    does not look that far).
+
+    >>> surely_same(["Positive", "why", 0.9], ["Positive", "why", 0.9, None])
+    True
+    >>> surely_same(["Positive", "why", 0.9], ["Positive", "why", "0.9", None])
+    False
+    """
+    theirs = other[: len(cells)]
+    return (
+        cells == theirs
+        and list(map(type, cells)) == list(map(type, theirs))
+        and _PLAIN.issuperset(map(type, cells))
+        and 0.0 not in cells  # 0.0 == -0.0, but "-0" is not "0"
+    )
 
 
 def _normal(value: Any) -> str:
@@ -123,6 +156,33 @@ class StateRecord:
         return not any(isinstance(v, str) and v.startswith(DIGEST_MARK) for v in self.outputs.all)
 
 
+class RecordSignatures:
+    """The signatures of one step's records' owned cells (:meth:`StateRecord.owned_signature`),
+    each made when a row first needs it: a row that still holds its record's cells needs none
+    (:func:`surely_same`)."""
+
+    def __init__(self, records: Mapping[str, StateRecord], owned_count: int) -> None:
+        self._count = owned_count
+        self._by_key: dict[str, str] = {}
+        self._made: set[str] = set()
+        self._left = iter(records.items())  # the records not yet looked at by __contains__
+
+    def of(self, key: str, record: StateRecord) -> str:
+        """The signature of ``record``, kept under its fingerprint ``key``."""
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = record.owned_signature(self._count)
+            self._made.add(found)
+        return found
+
+    def __contains__(self, current: object) -> bool:
+        """Whether some record wrote cells with the signature ``current``: records are looked
+        at until one did (all of them only for a cell a person typed)."""
+        if current in self._made:
+            return True
+        return any(self.of(key, record) == current for key, record in self._left)
+
+
 # A record, its outputs object and its fields: while a record's row shows this, it needs no
 # rewrite (records are replaced, or given new fields, when they change; outputs are never
 # edited in place).
@@ -175,31 +235,36 @@ class StateStore:
         if len(grid) > 1 and len(grid[1]) > 5 and cell_text(grid[1][5]) == _TAUGHT:
             store.width = 6
         records = store.records
-        loads = json.loads
+        at, shown = store.at, store.shown
+        scan = _SCAN
         for index in range(2, len(grid)):
             row = grid[index]
             cells = [v.strip() if type(v) is str else cell_text(v) for v in row[:6]]
             if len(cells) < 6:
                 cells += [""] * (6 - len(cells))
-            step, fingerprint = cells[0], cells[1]
+            step, fingerprint, status, text, updated, taught = cells
             if not step or not fingerprint:
                 continue  # a blank row (a cell of spaces is blank too)
+            # json.loads(text), less its Python wrapper (the cell holds no outer spaces).
             try:
-                outputs = loads(cells[3] or "[]")
-            except json.JSONDecodeError:
+                outputs, end = scan(text or "[]", 0)
+            except (StopIteration, json.JSONDecodeError):
                 continue  # a damaged row only costs a re-run of that row
-            if not isinstance(outputs, list):
+            if type(outputs) is not list or end != len(text or "[]"):
                 continue
-            record = StateRecord(
-                step, fingerprint, cells[2], RowOutputs.from_cells(outputs), cells[4], cells[5]
-            )
+            if len(outputs) >= 3:  # RowOutputs.from_cells, for the usual list
+                kept = RowOutputs(outputs[:-3], outputs[-3], outputs[-2], outputs[-1])
+            else:
+                kept = RowOutputs.from_cells(outputs)
+            record = StateRecord(step, fingerprint, status, kept, updated, taught)
             by_step = records.get(step)
             if by_step is None:
                 by_step = records[step] = {}
             by_step[fingerprint] = record
-            store.at[step, fingerprint] = index
+            key = step, fingerprint
+            at[key] = index
             if len(row) <= 6 or all(is_blank(v) for v in row[6:]):
-                store.shown[step, fingerprint] = _as_shown(record)
+                shown[key] = (record, kept, status, updated, taught)  # _as_shown(record)
         return store
 
     def to_grid(self) -> list[list[Any]]:

@@ -146,3 +146,23 @@ def test_inputs_are_shown_as_formatted_but_fingerprinted_raw() -> None:
     # Formats change what the model reads, never which rows re-run.
     assert shown.fingerprint == plain.fingerprint
     assert row_input(shown).inputs["Share"] == 0.125
+
+
+def test_a_row_is_unchanged_while_its_cells_show_what_was_written_whatever_their_type() -> None:
+    kept = row_fingerprint(STEP, ["kept text"])
+    record = StateRecord("s", kept, "ok", answered_cells("Positive"), "t")
+    grid = [
+        HEADER,
+        [1, "kept text", "Positive", "r", 0.9, None],  # as written
+        [2, "kept text", "Positive ", "r", "0.90", None],  # as a backend hands it back
+        [3, "kept text", "Negative", "r", 0.9, None],  # a person's answer
+        [4, "kept text", "Positive", "r", 0.5, None],  # a person's confidence
+        [5, "other text", "Positive", "r", 0.9, None],  # inputs changed: answered by sheetai
+    ]
+    assert by_row(plan(grid, {kept: record}).rows) == {
+        2: Category.UNCHANGED,
+        3: Category.UNCHANGED,
+        4: Category.HUMAN_EDIT,
+        5: Category.HUMAN_EDIT,
+        6: Category.CHANGED,
+    }

@@ -35,6 +35,22 @@ def test_a_damaged_row_is_dropped_and_costs_only_its_own_rerun() -> None:
     assert len(store.to_grid()) == len(grid)
 
 
+def test_any_row_json_reads_back_as_it_did_and_only_malformed_ones_are_dropped() -> None:
+    rows = {
+        "fp5": '["Positive", null, 0.9, null] trailing',  # dropped: more than one value
+        "fp6": '{"a": 1}',  # dropped: not a list
+        "fp7": "",  # an empty cell: no outputs
+        "fp8": '["ERROR: 429"]',  # short: the flag stays last
+        "fp9": '[NaN, "why", 1e400, null]',  # JSON's own extensions
+    }
+    grid = [list(r) for r in SAVED] + [["sentiment", k, "failed", v, "t"] for k, v in rows.items()]
+    records = StateStore.from_grid(grid).for_step("sentiment")
+    assert set(records) == {"fp1", "fp7", "fp8", "fp9"}
+    assert records["fp7"].outputs == RowOutputs([], None, None, None)
+    assert records["fp8"].outputs == RowOutputs([], None, None, "ERROR: 429")
+    assert records["fp9"].outputs.reasoning == "why" and records["fp9"].outputs.confidence > 1e300
+
+
 def test_what_a_model_was_taught_by_is_kept_in_a_sixth_column_once_there_is_any() -> None:
     store = StateStore.from_grid([list(r) for r in SAVED])
     store.for_step("sentiment")["fp1"].taught = "0123456789abcdef"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,12 +12,14 @@ from rich.table import Table
 from ..backends import open_backend
 from ..engine.workbook import load_workbook
 from ..errors import ConfigError, SheetAIError
-from ..quality.compare import Comparison, Side, alternative_step, compare_step
-from ..quality.data import classify_steps, step_data
 from ..settings import Settings
 from .common import Workbook, app, example, fail
 from .output import err_console
 from .report import stdout_console
+
+# The quality modules are imported when the command runs: other commands start without them.
+if TYPE_CHECKING:
+    from ..quality.compare import Comparison, Side
 
 __all__ = ["compare"]
 
@@ -89,6 +91,9 @@ def compare(
 ) -> None:
     """Try another model or prompt on the reviewed rows; compare accuracy and cost. Writes
     nothing to the workbook."""
+    from ..quality.compare import alternative_step, compare_step
+    from ..quality.data import classify_steps, step_data
+
     settings = Settings()
     try:
         with open_backend(workbook, settings) as backend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,20 +13,19 @@ from rich.table import Table
 
 from ..backends import open_backend
 from ..backends.base import Grid
-from ..engine.learning import REVIEW_TAB
 from ..engine.workbook import load_workbook
 from ..errors import SheetAIError
-from ..providers.registry import held_out
-from ..quality.data import classify_steps, step_data
-from ..quality.qc_tab import QC_TAB, write_qc, write_tab
-from ..quality.report import StepReport, build_report
-from ..quality.review_tab import review_location, write_review
-from ..quality.summary_tab import SUMMARY_TAB, add_accuracy, overview, summary_grid
 from ..settings import Settings
 from ..steps import Step
+from ..tabs import QC_TAB, REVIEW_TAB, SUMMARY_TAB
 from .common import Workbook, app, example, fail
 from .output import err_console
 from .report import stdout_console
+
+# The quality modules are imported by these commands when they run, so that every other
+# command, `sheetai run` first, starts without them.
+if TYPE_CHECKING:
+    from ..quality.report import StepReport
 
 __all__ = ["review", "qc", "summary"]
 
@@ -56,6 +55,9 @@ def review(
     ] = False,
 ) -> None:
     """Write a stratified sample of answered rows to the 'sheetai review' tab to check by hand."""
+    from ..quality.data import classify_steps
+    from ..quality.review_tab import review_location, write_review
+
     settings = Settings()
     chosen_seed = seed if seed is not None else random.randrange(1, 1_000_000)
     try:
@@ -132,6 +134,10 @@ def _report_table(report: StepReport) -> Table:
 def _reports(
     grids: Mapping[str, Grid], steps: Sequence[Step], *, target: float = 0.9, folds: int = 5
 ) -> list[StepReport]:
+    from ..providers.registry import held_out
+    from ..quality.data import step_data
+    from ..quality.report import build_report
+
     return [
         build_report(
             step_data(s, grids), target=target, held_out=held_out(s.model, folds=folds, seed=0)
@@ -156,6 +162,9 @@ def qc(
     ] = True,
 ) -> None:
     """Measure each classify step against the reviewed rows and write the 'sheetai qc' tab."""
+    from ..quality.data import classify_steps
+    from ..quality.qc_tab import write_qc
+
     settings = Settings()
     try:
         with open_backend(workbook, settings) as backend:
@@ -200,6 +209,10 @@ def summary(
     ] = True,
 ) -> None:
     """Write the 'sheetai summary' tab: answers per label, flags, cost and time of the last run."""
+    from ..quality.data import classify_steps, step_data
+    from ..quality.qc_tab import write_tab
+    from ..quality.summary_tab import add_accuracy, overview, summary_grid
+
     settings = Settings()
     try:
         with open_backend(workbook, settings) as backend:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -20,11 +20,11 @@ from typing import Any
 from ..cell_values import CellError, Uncomputed, as_cell_error
 from ..display import display_text
 from ..providers.base import RowInput
-from ..state import StateRecord, signature
+from ..state import RecordSignatures, StateRecord, signature, surely_same
 from ..steps import Example
 from ..text import cell_text, is_blank
 from .columns import StepColumns
-from .grid import grid_get, row_get
+from .grid import row_get
 
 __all__ = [
     "Category",
@@ -81,6 +81,7 @@ FLAGS = ("LOW_CONFIDENCE", "INVALID_OUTPUT", "NEEDS_REVIEW", "BATCH_PENDING", "P
 _EDIT_MARK = re.compile(r"^(PENDING|ERROR: sync not requested\b.*)$", re.DOTALL)
 # Rows whose error flag stays: their answer overwrites it, or their input cannot be read yet.
 _FLAG_KEPT = {Category.FILL, Category.PENDING, Category.UNREADABLE}
+_UNUSUAL = (CellError, Uncomputed)
 _INPUT_ERROR_FLAG = re.compile(r"^ERROR: input .+ is #[A-Z0-9/!?_]+")
 
 
@@ -227,42 +228,45 @@ def plan_rows(
     """
     owned_cols = cols.owned
     value_count = len(cols.values)
-    # Each record's signature once: every row compares against one, and ``written`` holds all.
-    signatures = {key: rec.owned_signature(len(owned_cols)) for key, rec in records.items()}
-    written = set(signatures.values())
+    signatures = RecordSignatures(records, len(owned_cols))
     blank_signature = signature([None] * len(owned_cols))
     plan = StepPlan()
+    rows = plan.rows
     inputs_at = list(cols.inputs.items())
+    # Only the input columns where some cell has a number format are looked up row by row.
+    formats = formats or {}
+    formatted = {col for _, col in formats}
+    formats_at = [(name, col) for name, col in inputs_at if col in formatted]
     for index in range(1, len(grid)):
         row = grid[index]
         number = index + 1
         inputs, values, fingerprint = _row_key(row, step_fingerprint, cols, inputs_at)
-        shown = (
-            {name: formats[number, col] for name, col in inputs_at if (number, col) in formats}
-            if formats
-            else {}
-        )
         if _all_blank(values):
-            plan.rows.append(RowPlan(number, fingerprint, Category.BLANK, inputs))
+            rows.append(RowPlan(number, fingerprint, Category.BLANK, inputs))
             continue
-        if any(isinstance(v, Uncomputed) for v in values):
-            plan.rows.append(RowPlan(number, fingerprint, Category.UNREADABLE, inputs))
+        unusual = [v for v in values if isinstance(v, _UNUSUAL)]
+        if unusual and any(isinstance(v, Uncomputed) for v in unusual):
+            rows.append(RowPlan(number, fingerprint, Category.UNREADABLE, inputs))
             continue
-        if any(isinstance(v, CellError) for v in values):
+        if unusual:
             # Like a blank input, never sent; unlike one, flagged, so nobody trusts an old
             # answer. The fingerprint holds the error text, so once it is fixed the row runs.
-            plan.rows.append(
+            rows.append(
                 RowPlan(number, fingerprint, Category.INPUT_ERROR, inputs, records.get(fingerprint))
             )
             continue
         width = len(row)
         owned = [row[col - 1] if col <= width else None for col in owned_cols]
-        current = signature(owned)
         record = records.get(fingerprint)
-        value_blank = _all_blank(owned[:value_count])
-        category = _categorize(
-            current, blank_signature, value_blank, record, written, signatures.get(fingerprint)
-        )
+        if record is not None and record.status == "ok" and surely_same(owned, record.outputs.all):
+            category = Category.UNCHANGED  # what _categorize says, without two signatures
+        else:
+            recorded = None if record is None else signatures.of(fingerprint, record)
+            value_blank = _all_blank(owned[:value_count])
+            current = signature(owned)
+            category = _categorize(
+                current, blank_signature, value_blank, record, signatures, recorded
+            )
         if only_flagged and category is not Category.PENDING:
             flagged = not is_blank(row_get(row, cols.flag))
             if flagged and category in (Category.UNCHANGED, Category.RETRY):
@@ -271,7 +275,13 @@ def plan_rows(
                 category = Category.NOT_SELECTED
         elif force and category in (Category.UNCHANGED, Category.HUMAN_EDIT, Category.FILL):
             category = Category.FORCED
-        plan.rows.append(RowPlan(number, fingerprint, category, inputs, record, shown))
+        shown = {}
+        if formats_at:
+            for name, col in formats_at:
+                code = formats.get((number, col))
+                if code is not None:
+                    shown[name] = code
+        rows.append(RowPlan(number, fingerprint, category, inputs, record, shown))
     return plan
 
 
@@ -287,7 +297,7 @@ def _row_key(
     for name, col in cols.inputs.items() if inputs_at is None else inputs_at:
         value = row[col - 1] if col <= width else None
         # A backend that left an error as text (every error value starts with "#").
-        if type(value) is str and "#" in value:
+        if type(value) is str and "#" in value and value.lstrip()[:1] == "#":
             value = as_cell_error(value) or value
         inputs[name] = value
     values = list(inputs.values())
@@ -330,19 +340,22 @@ def flag_updates(
     is left alone.
     """
     updates: list[tuple[int, Any]] = []
+    height = len(grid)
     for row_plan in plan.rows:
-        current = grid_get(grid, row_plan.row, flag_col)
+        row = row_plan.row
+        cells = grid[row - 1] if row <= height else ()
+        current = cells[flag_col - 1] if flag_col <= len(cells) else None
         if row_plan.category is Category.INPUT_ERROR:
             flag = input_error_flag(row_plan.inputs)
             if cell_text(current) != flag and (is_blank(current) or _sheetai_flag(current)):
-                updates.append((row_plan.row, flag))
+                updates.append((row, flag))
+        elif current is None:
+            continue  # most rows: no flag, nothing to give back
         elif (is_input_error_flag(current) or is_edit_mark(current)) and not (
             row_plan.category.runs or row_plan.category in _FLAG_KEPT
         ):
             kept = row_plan.record.outputs.flag if row_plan.record is not None else None
-            updates.append(
-                (row_plan.row, kept if row_plan.category is Category.UNCHANGED else None)
-            )
+            updates.append((row, kept if row_plan.category is Category.UNCHANGED else None))
     return updates
 
 
@@ -351,7 +364,7 @@ def _categorize(
     blank: str,
     value_blank: bool,
     record: StateRecord | None,
-    written: set[str],
+    written: Container[str],
     recorded: str | None,
 ) -> Category:
     """``recorded`` is the record's signature of the owned cells (:meth:`owned_signature`)."""

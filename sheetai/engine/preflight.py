@@ -30,11 +30,13 @@ def stale_flag(step: Step, grid: Grid, cols: StepColumns, row_plan: RowPlan) -> 
     record = row_plan.record
     if row_plan.category is not Category.UNCHANGED or record is None or record.status != "ok":
         return None
-    current = cell_text(grid_get(grid, row_plan.row, cols.flag))
-    written = cell_text(record.outputs.flag)
+    outputs = record.outputs
+    written = cell_text(outputs.flag)
+    if written == cell_text(reflagged_flag(step, outputs)):
+        return None  # the flag sheetai wrote still holds: most rows, so the cell is not read
     # Only a flag sheetai wrote is refreshed; a person's note there is theirs.
-    if current == written and current != cell_text(reflagged_flag(step, record.outputs)):
-        return reflagged(step, record.outputs)
+    if cell_text(grid_get(grid, row_plan.row, cols.flag)) == written:
+        return reflagged(step, outputs)
     return None
 
 

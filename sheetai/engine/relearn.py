@@ -87,7 +87,8 @@ def teach(
     plan.training = training_examples(step, grid, cols, plan, grids, trust_edits=history)
     if provider.learns_free:
         plan.taught_by = list(plan.training)
-    elif provider.learns_in_prompt:
+    elif provider.learns_in_prompt and plan.training:
+        # Only the examples' texts are looked up: without any, no row's text is made.
         answers = {r.text: cell_text(grid_get(grid, r.row, cols.values[0])) for r in plan.rows}
         plan.taught_by = choose_examples(
             step,
