@@ -12,15 +12,13 @@ empty one never needs a second parse.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
-from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
 
 from ..cell_values import Uncomputed, as_cell_error
+from ..collector import collector_paused
 from .base import Grid
 from .xlsx_book import Book
 from .xlsx_package import NS
@@ -80,7 +78,7 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
     reader = _Reader(book, sheet)
     with (book.archive if sheet is None else book._archive).open(part) as source:
         data = source.read()
-    with _collector_paused():
+    with collector_paused():
         grid = scan_cells(data, reader)
         if grid is None:
             reader = _Reader(book, sheet)  # the scan may have noted some cells before it gave up
@@ -90,21 +88,6 @@ def read_sheet(book: Any, title: str) -> tuple[Grid, dict[tuple[int, int], str]]
         grid.pop()
     reader.mark_uncomputed(grid)
     return grid, reader.formats
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a sheet is read: the read makes a tuple, a string
-    and a list per cell and no cycles, and every collection would walk all of them again (a
-    fifth of the read on a 100k-row sheet)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class _Reader:

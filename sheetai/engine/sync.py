@@ -10,12 +10,12 @@ as in every engine module.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from ..backends.base import Backend
+from ..collector import collector_paused
 from ..errors import RunInterrupted
 from ..providers.base import Provider
 from ..providers.registry import get_provider
@@ -65,7 +65,7 @@ def _sync(
     started = time.monotonic()
     summary = RunSummary(workbook=backend.location, dry_run=options.dry_run)
     try:
-        with _collector_paused():
+        with collector_paused():
             book = load_workbook(backend, settings)
             steps = apply_model(book.steps, options.model, options.only_flagged)
             book.steps = select_steps(steps, options.step)
@@ -111,24 +111,6 @@ def _sync(
         raise
     _finish(run, out, started)
     return summary
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the workbook is read and planned.
-
-    Reading and planning make millions of objects that all live on (cells, state records, row
-    plans, and no cycles among them), and the collector would walk them again and again: a
-    third of the CPU time of planning 100k rows. Threads that pause it too leave it running
-    once the first of them is done, never off.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _run_step(
