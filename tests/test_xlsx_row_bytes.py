@@ -12,10 +12,11 @@ import pytest
 from openpyxl.styles import Font
 
 from sheetai.backends.base import CellBlock
-from sheetai.backends.xlsx import XlsxBackend
 from sheetai.backends.xlsx_edit import EditSession
 from sheetai.backends.xlsx_row_bytes import MAX_CELL_CHARS
 from sheetai.backends.xlsx_rows import split_part
+
+from .test_xlsx_rows import values, write
 
 LONG = "long text, " * 4000  # past the 32,767 characters a cell holds
 VALUES: list[Any] = [
@@ -67,20 +68,6 @@ def _unsplittable(path: Path) -> Path:
     return out
 
 
-def _write(path: Path, blocks: list[CellBlock]) -> None:
-    with XlsxBackend(path) as backend:
-        backend.write(blocks)
-        backend.commit()
-
-
-def _cells(path: Path) -> list[list[Any]]:
-    book = openpyxl.load_workbook(path)
-    try:
-        return [list(r) for r in book["Data"].iter_rows(values_only=True)]
-    finally:
-        book.close()
-
-
 def _expected(value: Any) -> Any:
     if value is None:
         return None
@@ -98,15 +85,15 @@ def test_new_cells_written_as_bytes_read_back_as_written(tmp_path: Path) -> None
     tree = _unsplittable(path)
     column = [[v, f"beside {i}"] for i, v in enumerate(VALUES)]
     blocks = [CellBlock("Data", 2, 3, column), CellBlock("Data", 200, 1, [["a new row", 7]])]
-    _write(path, blocks)
-    _write(tree, blocks)
+    write(path, blocks)
+    write(tree, blocks)
 
-    rows = _cells(path)
+    rows = values(path)
     for i, value in enumerate(VALUES):
         assert rows[i + 1][:2] == [i + 1, f"row {i + 1} & <more>"]
         assert rows[i + 1][2:4] == [_expected(value), f"beside {i}"], repr(value)
     assert rows[199][:2] == ["a new row", 7]
-    assert rows == _cells(tree)
+    assert rows == values(tree)
 
 
 def test_cells_already_there_are_overwritten_keeping_their_style(tmp_path: Path) -> None:
@@ -118,7 +105,7 @@ def test_cells_already_there_are_overwritten_keeping_their_style(tmp_path: Path)
         sheet.append([i, f"=A{i}*2", "old"])
         sheet.cell(i, 3).font = Font(bold=True)
     book.save(path)
-    _write(path, [CellBlock("Data", 2, 2, [["text & more", None], [5, "new"]])])
+    write(path, [CellBlock("Data", 2, 2, [["text & more", None], [5, "new"]])])
 
     book = openpyxl.load_workbook(path)
     sheet = book["Data"]
@@ -171,7 +158,7 @@ def test_new_cells_widen_the_row_and_go_in_column_order(
             name = info.filename
             target.writestr(info, part if name.endswith("sheet1.xml") else source.read(info))
     column = 4 if row.endswith(b"/>") else 1
-    _write(patched, [CellBlock("Data", 3, column, [["new"]])])
+    write(patched, [CellBlock("Data", 3, column, [["new"]])])
     with zipfile.ZipFile(patched) as source:
         assert written in source.read("xl/worksheets/sheet1.xml")
-    assert "new" in _cells(patched)[2]
+    assert "new" in values(patched)[2]
