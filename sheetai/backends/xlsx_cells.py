@@ -5,6 +5,10 @@ for byte as it was, no index of it needs building, and Excel folds them into its
 next save. Rows and cells stay in order, a cell keeps its style, and a formula overwritten by a
 value loses its ``<f>`` (the caller then drops the calc chain, which would name a formula that
 is gone).
+
+In a split part (:mod:`.xlsx_rows`) a row other than the header is written as bytes: new cells
+are spliced into it (:mod:`.xlsx_row_bytes`), and a row whose cells are overwritten is parsed
+alone, changed and serialized again, so no tree of the rows written is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ from ..a1 import cell_address, column_letter, quote_sheet
 from ..a1 import column_number as col_number
 from ..errors import WorkbookError
 from .xlsx_package import NS
+from .xlsx_row_bytes import (
+    MAX_CELL_CHARS,
+    cell_bytes,
+    clean_text,
+    insert_cells,
+    new_row,
+    row_shape,
+)
 from .xlsx_rows import SplitPart
 
 __all__ = [
@@ -34,14 +46,12 @@ __all__ = [
     "insert_child",
 ]
 
-MAX_CELL_CHARS = 32_767
 _ROW = f"{{{NS}}}row"
 _C = f"{{{NS}}}c"
 _V = f"{{{NS}}}v"
 _IS = f"{{{NS}}}is"
 _T = f"{{{NS}}}t"
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF = re.compile(r"([A-Z]+)(\d+)")
 
 #: CT_Worksheet's children in schema order; a new element goes before every later one.
@@ -56,15 +66,6 @@ WORKSHEET_ORDER = [
 ]  # fmt: skip
 
 
-def clean_text(value: str) -> str:
-    r"""Text as a cell can hold it: no XML-illegal characters, at most 32,767 characters.
-
-    >>> clean_text("a\x00b\x1fc")
-    'abc'
-    """
-    return _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
-
-
 def insert_child(root: etree._Element, child: etree._Element, order: list[str]) -> None:
     """Put ``child`` into ``root`` before the first sibling that the schema orders after it."""
     name = etree.QName(child).localname
@@ -74,6 +75,37 @@ def insert_child(root: etree._Element, child: etree._Element, order: list[str]) 
             root.insert(index, child)
             return
     root.append(child)
+
+
+def _index_cells(row: etree._Element, number: int) -> dict[int, etree._Element]:
+    """A row's ``<c>`` by column (a cell without its ``r`` is given one)."""
+    cells = {}
+    last = 0
+    for cell in row.iter(_C):
+        ref = cell.get("r")
+        col = col_number(_REF.match(ref).group(1)) if ref else last + 1  # type: ignore[union-attr]
+        if not ref:
+            cell.set("r", cell_address(number, col))
+        cells[col] = cell
+        last = col
+    return cells
+
+
+def _add_cell(
+    row: etree._Element, cells: dict[int, etree._Element], ref: str, col: int
+) -> etree._Element:
+    """A new ``<c>`` in ``row``, in column order, its ``spans`` widened over it."""
+    cell = etree.Element(_C, r=ref)
+    if cells and col < max(cells):
+        cells[min(c for c in cells if c > col)].addprevious(cell)
+    else:
+        row.append(cell)
+    cells[col] = cell
+    spans = row.get("spans")
+    if spans and ":" in spans:
+        low, high = (int(x) for x in spans.split(":"))
+        row.set("spans", f"{min(low, col)}:{max(high, col)}")
+    return cell
 
 
 class SheetCells:
@@ -148,17 +180,14 @@ class SheetCells:
     def _cells_of(self, number: int, row: etree._Element) -> dict[int, etree._Element]:
         cells = self._cells.get(number)
         if cells is None:
-            cells = {}
-            last = 0
-            for cell in row.iter(_C):
-                ref = cell.get("r")
-                col = col_number(_REF.match(ref).group(1)) if ref else last + 1  # type: ignore[union-attr]
-                if not ref:
-                    cell.set("r", cell_address(number, col))
-                cells[col] = cell
-                last = col
-            self._cells[number] = cells
+            cells = self._cells[number] = _index_cells(row, number)
         return cells
+
+    def _ref(self, row_number: int, col: int) -> str:
+        letters = self._letters.get(col)
+        if letters is None:
+            letters = self._letters[col] = column_letter(col)
+        return f"{letters}{row_number}"
 
     def cell(self, row_number: int, col: int, create: bool = True) -> etree._Element | None:
         """The ``<c>`` at (row, col), created in order if missing and ``create``."""
@@ -169,20 +198,7 @@ class SheetCells:
         cell = cells.get(col)
         if cell is not None or not create:
             return cell
-        letters = self._letters.get(col)
-        if letters is None:
-            letters = self._letters[col] = column_letter(col)
-        cell = etree.Element(_C, r=f"{letters}{row_number}")
-        if cells and col < max(cells):
-            cells[min(c for c in cells if c > col)].addprevious(cell)
-        else:
-            row.append(cell)
-        cells[col] = cell
-        spans = row.get("spans")
-        if spans and ":" in spans:
-            low, high = (int(x) for x in spans.split(":"))
-            row.set("spans", f"{min(low, col)}:{max(high, col)}")
-        return cell
+        return _add_cell(row, cells, self._ref(row_number, col), col)
 
     def style_of(self, row_number: int, col: int) -> str | None:
         cell = self.cell(row_number, col, create=False)
@@ -190,27 +206,94 @@ class SheetCells:
 
     def write_block(self, row: int, col: int, values: Iterable[Iterable[Any]]) -> None:
         for r, row_values in enumerate(values):
+            number = row + r
+            if self._as_bytes(number):
+                self._patch(number, list(enumerate(row_values, start=col)))
+                continue
             for c, value in enumerate(row_values):
-                self.set(row + r, col + c, value)
+                self.set(number, col + c, value)
+
+    def _as_bytes(self, number: int) -> bool:
+        """Whether row ``number`` is written as bytes: in a split part, out of the frame (the
+        header row, read for widths and styles, always is in it)."""
+        return self.split is not None and number > 1 and number not in self.rows
 
     def set(self, row_number: int, col: int, value: Any) -> None:
         """Write one value, keeping the cell's style."""
+        if self._as_bytes(row_number):
+            self._patch(row_number, [(col, value)])
+            return
         cell = self.cell(row_number, col, create=False)
         if cell is None:
             if value is None:
                 return
             cell = self.cell(row_number, col)
             assert cell is not None
-        elif len(cell) or cell.attrib:
+            self._fill(cell, True, row_number, col, value)
+        else:
+            self._fill(cell, False, row_number, col, value)
+
+    def _patch(self, number: int, writes: list[tuple[int, Any]]) -> None:
+        """Write one row of a split part as bytes: new cells spliced in, or the row parsed
+        alone when a cell written is already there."""
+        split = self.split
+        assert split is not None
+        current = split.row_bytes(number)
+        shape = None if current is None else row_shape(current, split.prefix)
+        if current is not None and (shape is None or any(c in shape.starts for c, _ in writes)):
+            self._rewrite(split, number, current, writes)
+            return
+        prefix = split.prefix.decode()
+        cells: dict[int, bytes] = {}
+        for col, value in writes:
+            data = cell_bytes(prefix, self._ref(number, col), value, self._date_style)
+            if data is None:
+                cells.pop(col, None)
+                continue
+            cells[col] = data
+            self._grow(number, col)
+        if not cells:
+            return
+        if current is None or shape is None:
+            split.put_row(number, new_row(prefix, number, [cells[c] for c in sorted(cells)]))
+        else:
+            split.put_row(number, insert_cells(current, split.prefix, shape, cells))
+
+    def _rewrite(
+        self, split: SplitPart, number: int, current: bytes, writes: list[tuple[int, Any]]
+    ) -> None:
+        """Write into one row's own tree (parsed alone), then keep only its bytes."""
+        wrapper = split.parse(current)
+        row = next(r for r in wrapper if isinstance(r.tag, str))
+        cells = _index_cells(row, number)
+        for col, value in writes:
+            cell = cells.get(col)
+            if cell is None:
+                if value is None:
+                    continue
+                cell = _add_cell(row, cells, self._ref(number, col), col)
+                self._fill(cell, True, number, col, value)
+            else:
+                self._fill(cell, False, number, col, value)
+        split.put_row(number, split.unparse(wrapper))
+
+    def _grow(self, row_number: int, col: int) -> None:
+        if row_number > self.max_row:
+            self.max_row = row_number
+        if col > self.max_col:
+            self.max_col = col
+
+    def _fill(
+        self, cell: etree._Element, fresh: bool, row_number: int, col: int, value: Any
+    ) -> None:
+        """Put ``value`` in ``cell`` (emptied first unless ``fresh``), keeping its style."""
+        if not fresh and (len(cell) or cell.attrib):
             self._drop_formula(cell)
             for child in list(cell):
                 cell.remove(child)
             for attribute in ("t", "cm", "vm", "ph"):
                 cell.attrib.pop(attribute, None)
-        if row_number > self.max_row:
-            self.max_row = row_number
-        if col > self.max_col:
-            self.max_col = col
+        self._grow(row_number, col)
         if value is None:
             return
         kind = type(value)

@@ -7,6 +7,7 @@ package; every other entry is copied byte for byte (see :mod:`.xlsx_package`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ..a1 import quote_sheet
 from ..errors import WorkbookError
 from .base import CellBlock, CellRange
 from .xlsx_cells import SheetCells
-from .xlsx_package import Package, merged_refs, part_xml, write_package
+from .xlsx_package import Package, StreamedPart, merged_refs, part_xml, write_package
 from .xlsx_parts import (
     Styles,
     add_worksheet,
@@ -131,14 +132,7 @@ class EditSession:
                     )
 
     def write_blocks(self, blocks: Sequence[CellBlock]) -> None:
-        """Write ``blocks``, parsing each sheet's rows they reach in one go."""
-        rows: dict[str, set[int]] = {}
-        for block in blocks:
-            rows.setdefault(block.sheet, set()).update(
-                range(block.row, block.row + len(block.values))
-            )
-        for title, numbers in rows.items():
-            self.sheet(title).preload(numbers)
+        """Write ``blocks``, in order."""
         for block in blocks:
             self.write(block)
 
@@ -208,9 +202,11 @@ class EditSession:
             cells = self._sheets[title]
             cells.update_dimension()
             dropped = dropped or cells.dropped_formula
-            data = serialize(cells.root)
-            if cells.split is not None:
-                data = cells.split.join(data)
+            frame = serialize(cells.root)
+            data: bytes | StreamedPart = frame
+            split = cells.split
+            if split is not None:
+                data = StreamedPart(functools.partial(split.pieces, frame), split.size_hint())
                 # The rows now sit in the new file: split it again if it is written again.
                 del self._sheets[title]
             self.package.put(self.package.sheet_parts()[title], data)

@@ -3,7 +3,9 @@
 A workbook is a zip of XML parts. sheetai changes a few of them (the worksheets it writes, and
 the workbook, relationships, content types and styles when it adds a sheet or a style); every
 other entry is copied byte for byte with its original compression, so images, pivot caches,
-VBA, data-model parts and extensions no library knows survive a sync unchanged.
+VBA, data-model parts and extensions no library knows survive a sync unchanged. A big changed
+part is a :class:`StreamedPart`: its pieces are compressed into the zip as they come, so it
+is never held whole in memory.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shutil
 import struct
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from lxml import etree
@@ -27,6 +29,7 @@ __all__ = [
     "PKG_REL_NS",
     "CT_NS",
     "Package",
+    "StreamedPart",
     "part_xml",
     "rels_path",
     "resolve_target",
@@ -42,6 +45,8 @@ CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 _MERGE_RE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([^\"]+)\"")
 # A zip local file header (APPNOTE 4.3.7); its last two fields are the name and extra lengths.
 _LOCAL_HEADER = "<4s2B4HL2L2H"
+# Pieces of a streamed part are handed to the compressor in runs of about this many bytes.
+_RUN = 1 << 20
 # Huge sheets (10k rows of long text) exceed libxml2's default safety limits.
 _PARSER = etree.XMLParser(huge_tree=True, remove_blank_text=False, resolve_entities=False)
 
@@ -82,7 +87,28 @@ def merged_refs(sheet_xml: bytes) -> list[str]:
     >>> merged_refs(b'<worksheet><mergeCells count="1"><mergeCell ref="A1:B2"/></mergeCells>')
     ['A1:B2']
     """
-    return [m.group(1).decode() for m in _MERGE_RE.finditer(sheet_xml)]
+    # Merged cells are listed after the rows: a plain search finds whether there are any far
+    # faster than the pattern scans a big part's rows.
+    at = sheet_xml.find(b"mergeCell")
+    if at < 0:
+        return []
+    return [m.group(1).decode() for m in _MERGE_RE.finditer(sheet_xml, max(0, at - 64))]
+
+
+class StreamedPart:
+    """A changed part given as its pieces, in order (made anew each time they are asked for).
+
+    Args:
+        pieces: returns the part's bytes as an iterable of pieces.
+        size_hint: about how many bytes the pieces add up to.
+    """
+
+    def __init__(self, pieces: Callable[[], Iterable[bytes | memoryview]], size_hint: int) -> None:
+        self.pieces = pieces
+        self.size_hint = size_hint
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces())
 
 
 class Package:
@@ -92,7 +118,7 @@ class Package:
         self.path = path
         self._zip = zipfile.ZipFile(path)
         self.names = [info.filename for info in self._zip.infolist()]
-        self._changed: dict[str, bytes] = {}
+        self._changed: dict[str, bytes | StreamedPart] = {}
         self._removed: set[str] = set()
         self._sheet_parts: dict[str, str] | None = None
 
@@ -111,10 +137,17 @@ class Package:
     def read(self, name: str) -> bytes:
         """The current bytes of a part (changed or as in the file)."""
         if name in self._changed:
-            return self._changed[name]
+            return bytes(self._changed[name])
         return self._zip.read(name)
 
-    def put(self, name: str, data: bytes) -> None:
+    def pieces(self, name: str) -> Iterable[bytes | memoryview]:
+        """The current bytes of a part, in pieces (a streamed part is not joined)."""
+        data = self._changed.get(name)
+        if isinstance(data, StreamedPart):
+            return data.pieces()
+        return [self.read(name)]
+
+    def put(self, name: str, data: bytes | StreamedPart) -> None:
         self._removed.discard(name)
         self._changed[name] = data
 
@@ -123,7 +156,7 @@ class Package:
         self._removed.add(name)
 
     @property
-    def changed(self) -> Mapping[str, bytes]:
+    def changed(self) -> Mapping[str, bytes | StreamedPart]:
         return self._changed
 
     @property
@@ -198,11 +231,26 @@ def write_package(package: Package, destination: Path) -> None:
             os.unlink(temp_name)
 
 
-def _write_new(out: zipfile.ZipFile, name: str, data: bytes, like: zipfile.ZipInfo | None) -> None:
+def _write_new(
+    out: zipfile.ZipFile, name: str, data: bytes | StreamedPart, like: zipfile.ZipInfo | None
+) -> None:
     info = zipfile.ZipInfo(name, date_time=like.date_time if like else (1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = like.external_attr if like else 0o600 << 16
-    out.writestr(info, data)
+    if not isinstance(data, StreamedPart):
+        out.writestr(info, data)
+        return
+    # The size is not known before the end: past 2 GiB the entry needs its zip64 fields.
+    with out.open(info, "w", force_zip64=data.size_hint > zipfile.ZIP64_LIMIT // 2) as entry:
+        run: list[bytes | memoryview] = []
+        size = 0
+        for piece in data.pieces():
+            run.append(piece)
+            size += len(piece)
+            if size >= _RUN:
+                entry.write(b"".join(run))
+                run, size = [], 0
+        entry.write(b"".join(run))
 
 
 def _copy_raw(source: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -173,7 +173,7 @@ def recalc_on_load(package: Package) -> None:
     package.put(workbook, serialize(root))
 
 
-def has_formulas_in(sheet_xml: bytes) -> bool:
+def has_formulas_in(sheet_xml: bytes | memoryview) -> bool:
     """Whether a worksheet part holds a formula (a scan of the raw bytes, no parse).
 
     >>> has_formulas_in(b'<c r="A1"><f>B1*2</f></c>'), has_formulas_in(b'<c r="A1"><v>2</v></c>')
@@ -184,7 +184,11 @@ def has_formulas_in(sheet_xml: bytes) -> bool:
 
 def has_formulas(package: Package) -> bool:
     """Whether any worksheet holds a formula."""
-    return any(has_formulas_in(package.read(part)) for part in package.sheet_parts().values())
+    return any(
+        has_formulas_in(piece)
+        for part in package.sheet_parts().values()
+        for piece in package.pieces(part)
+    )
 
 
 class Styles:

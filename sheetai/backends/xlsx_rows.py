@@ -3,8 +3,9 @@
 Parsing a 100k-row sheet into an lxml tree to change a few cells costs seconds and about a
 gigabyte. :class:`SplitPart` parses only the part's frame (everything but ``<sheetData>``'s
 rows, small) and indexes the rows as byte ranges with one scan. A row is parsed when a write
-needs it (:meth:`SplitPart.load`); :meth:`SplitPart.join` puts the frame back together with the
-rows it parsed, serialized, and every other row's bytes exactly as they were.
+needs it (:meth:`SplitPart.load`), or is given as its new bytes (:meth:`SplitPart.put_row`,
+written without a tree); :meth:`SplitPart.pieces` puts the frame back together with those rows
+and every other row's bytes exactly as they were, piece by piece, to be compressed as they come.
 
 :func:`split_part` returns None for a part this cannot split safely (not UTF-8, a comment or
 CDATA among the rows, a row without its ``r`` number, rows out of order); the caller then
@@ -14,8 +15,11 @@ parses the whole part, as before.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from array import array
+from collections.abc import Iterator
+from operator import itemgetter
 
 from lxml import etree
 
@@ -39,48 +43,75 @@ class SplitPart:
         frame: etree._Element,
         part: bytes,
         body: tuple[int, int],
+        prefix: bytes,
         numbers: list[int],
         spans: array,
     ) -> None:
         self.frame = frame
         #: The frame's ``<sheetData>``: it holds only the rows parsed so far, in order.
         self.data = frame.find(f"{{{NS}}}sheetData")
+        #: The namespace prefix of the part's rows and cells (``b""`` or such as ``b"x:"``).
+        self.prefix = prefix
         # The part as read, and where its rows lie in it: slices of it are never copied whole.
         self._part = part
         self._body = body
         self._numbers = numbers
         self._spans = spans  # start, end of row i at 2 * i, 2 * i + 1
         self._where = {number: i for i, number in enumerate(numbers)}
+        # Rows given as their new bytes (put_row), by number: none of them is in the frame.
+        self._patched: dict[int, bytes] = {}
+        self._declarations = "".join(
+            f' xmlns{":" + p if p else ""}="{uri}"' for p, uri in frame.nsmap.items()
+        ).encode()
 
     def has(self, number: int) -> bool:
-        """Whether the part held row ``number`` when it was read."""
-        return number in self._where
+        """Whether the part holds row ``number`` outside the frame (as read, or as put)."""
+        return number in self._where or number in self._patched
+
+    def row_bytes(self, number: int) -> bytes | None:
+        """Row ``number``'s bytes (whitespace after it included), unless it is in the frame."""
+        patched = self._patched.get(number)
+        if patched is not None:
+            return patched
+        i = self._where.get(number)
+        if i is None:
+            return None
+        return self._part[self._spans[2 * i] : self._spans[2 * i + 1]]
+
+    def put_row(self, number: int, data: bytes) -> None:
+        """Row ``number`` is ``data`` now (it must not be in the frame)."""
+        self._patched[number] = data
+
+    def size_hint(self) -> int:
+        """About how many bytes the part will take."""
+        return len(self._part) + sum(len(row) for row in self._patched.values())
+
+    def parse(self, rows: bytes) -> etree._Element:
+        """Rows' bytes parsed inside a ``<sheetData>`` that declares the frame's namespaces."""
+        return part_xml(b"<sheetData" + self._declarations + b">" + rows + b"</sheetData>")
+
+    @staticmethod
+    def unparse(wrapper: etree._Element) -> bytes:
+        """The bytes of the rows in a :meth:`parse` wrapper, serialized."""
+        data = etree.tostring(wrapper, encoding="UTF-8", xml_declaration=False)
+        return data[data.index(b">") + 1 : data.rindex(b"</")]
 
     def load(self, numbers: list[int]) -> list[etree._Element]:
-        """Parse the rows ``numbers`` (those the part holds; ascending), in one parse."""
-        picked = [self._where[n] for n in numbers if n in self._where]
-        if not picked:
+        """Parse the rows ``numbers`` (those it has; ascending), in one parse; from now on they
+        are the caller's to put in the frame."""
+        chunks = []
+        for number in numbers:
+            row = self.row_bytes(number)
+            if row is not None:
+                chunks.append(row)
+                self._patched.pop(number, None)
+        if not chunks:
             return []
-        # Rows next to each other are one slice of the part, whitespace between included.
-        chunks, first, last = [], picked[0], picked[0]
-        for i in picked[1:]:
-            if i == last + 1:
-                last = i
-                continue
-            chunks.append(self._part[self._spans[2 * first] : self._spans[2 * last + 1]])
-            first = last = i
-        chunks.append(self._part[self._spans[2 * first] : self._spans[2 * last + 1]])
-        declarations = "".join(
-            f' xmlns{":" + p if p else ""}="{uri}"' for p, uri in self.frame.nsmap.items()
-        )
-        wrapper = part_xml(
-            f"<sheetData{declarations}>".encode() + b"".join(chunks) + b"</sheetData>"
-        )
-        return [row for row in wrapper if isinstance(row.tag, str)]
+        return [row for row in self.parse(b"".join(chunks)) if isinstance(row.tag, str)]
 
-    def join(self, serialized: bytes) -> bytes:
-        """The part's bytes: ``serialized`` (the frame with the rows parsed) with every row not
-        parsed put back, byte for byte, in row order."""
+    def pieces(self, serialized: bytes) -> Iterator[bytes | memoryview]:
+        """The part's bytes: ``serialized`` (the frame with the rows parsed) with the rows put
+        and every other row, byte for byte, in row order."""
         open_at = serialized.index(f' {_MARK}="1"'.encode())
         start = serialized.rindex(b"<", 0, open_at)
         qname = serialized[start + 1 : open_at]
@@ -91,23 +122,27 @@ class SplitPart:
             close = serialized.index(b"</" + qname + b">", head_end)
             parsed = serialized[head_end + 1 : close]
             tail = serialized[close + len(qname) + 3 :]
-        rows = self._loaded_rows(parsed)
+        patched = ((n, self._patched[n]) for n in sorted(self._patched))
+        rows = heapq.merge(self._loaded_rows(parsed), patched, key=itemgetter(0))
         part = memoryview(self._part)
         cursor, body_end = self._body
-        pieces: list[bytes | memoryview] = [serialized[:start], b"<" + qname + b">"]
+        yield serialized[:start]
+        yield b"<" + qname + b">"
         for number, row in rows:
             i = self._where.get(number)
             if i is not None:
-                pieces.append(part[cursor : self._spans[2 * i]])
-                cursor = self._spans[2 * i + 1]
+                at, after = self._spans[2 * i], self._spans[2 * i + 1]
             else:
-                after = bisect.bisect_left(self._numbers, number)
-                at = self._spans[2 * after] if after < len(self._numbers) else body_end
-                pieces.append(part[cursor:at])
-                cursor = at
-            pieces.append(row)
-        pieces += [part[cursor:body_end], b"</" + qname + b">", tail]
-        return b"".join(pieces)
+                following = bisect.bisect_left(self._numbers, number)
+                at = self._spans[2 * following] if following < len(self._numbers) else body_end
+                after = at
+            if at > cursor:
+                yield part[cursor:at]
+            yield row
+            cursor = after
+        yield part[cursor:body_end]
+        yield b"</" + qname + b">"
+        yield tail
 
     def _loaded_rows(self, parsed: bytes) -> list[tuple[int, bytes]]:
         """The serialized rows of the frame's ``<sheetData>``, by number, in order."""
@@ -154,7 +189,7 @@ def split_part(data: bytes) -> SplitPart | None:
     if sheet_data is None:
         return None
     sheet_data.set(_MARK, "1")
-    return SplitPart(frame, data, (body_start, body_end), *index)
+    return SplitPart(frame, data, (body_start, body_end), name, *index)
 
 
 def _index(data: bytes, start: int, end: int, prefix: bytes) -> tuple[list[int], array] | None:
