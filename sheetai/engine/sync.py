@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ..backends.base import Backend
 from ..collector import collector_paused
 from ..errors import RunInterrupted
+from ..interrupts import interrupts_deferrable
 from ..providers.base import Provider
 from ..providers.registry import get_provider
 from ..settings import Settings
@@ -98,10 +99,12 @@ def _sync(
     batches = BatchRunner(run, out)
     runner: StepRunner = batches if options.batch and options.preview is None else LiveRunner(run)
     try:
-        for step, plan in zip(run.steps, planned.steps, strict=True):
-            _run_step(run, out, batches, runner, step)
-            # The estimate was made when planning: the step's summary reports it beside the cost.
-            summary.steps[-1].estimated_cost_usd = plan.estimated_cost_usd
+        # Each row's write holds Ctrl-C until it is whole; the span installs the handlers once.
+        with interrupts_deferrable():
+            for step, plan in zip(run.steps, planned.steps, strict=True):
+                _run_step(run, out, batches, runner, step)
+                # Estimated when planning: the step's summary reports it beside the cost.
+                summary.steps[-1].estimated_cost_usd = plan.estimated_cost_usd
         out.prune_state()
     except KeyboardInterrupt:
         _stopped(run, out, started, "interrupted")
