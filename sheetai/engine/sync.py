@@ -183,12 +183,14 @@ def _finish(run: Run, out: WriteBack, started: float) -> None:
     summary.seconds = time.monotonic() - started
     wrote = any(s.processed or s.failed or s.reflagged for s in summary.steps)
     if not (wrote or out.writer.pending):
+        out.close()
         return
     if wrote or summary.status != "done":
         append_log(run.backend, run.book, summary, run.options.trigger)
     try:
         out.commit()
     finally:
+        out.close()
         # The final save is part of the run: its time counts in the run's seconds and rows/s.
         # Steps keep the figures the run log (saved by this very save) shows for them.
         summary.seconds = time.monotonic() - started
