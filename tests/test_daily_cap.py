@@ -82,3 +82,26 @@ def test_a_cap_of_nothing_lets_free_models_answer(sheetai_home: Path) -> None:
     paid = capped_sync(memory_book(["review 3"]), settings, SyncOptions(trigger="edit"), None,
                        providers(PaidProvider()))  # fmt: skip
     assert paid.total("processed") == 0 and paid.status == "cost_cap"
+
+
+class FailingProvider(PaidProvider):
+    """Pays for three rows, then the connection is lost."""
+
+    def run(
+        self, step: Step, rows: Sequence[RowInput], training: Sequence[Example],
+        options: RunOptions,
+    ) -> Iterator[RowResult]:  # fmt: skip
+        yield from super().run(step, rows[:3], training, options)
+        raise ConnectionError("the server went away")
+
+
+def test_an_automatic_sync_that_fails_part_way_still_counts_what_it_spent(
+    sheetai_home: Path,
+) -> None:
+    settings = Settings(home=sheetai_home, auto_max_cost_usd_per_day=1.0)
+    book = memory_book([f"review {i}" for i in range(10)])
+    with pytest.raises(ConnectionError):
+        capped_sync(book, settings, SyncOptions(trigger="edit"), None, providers(FailingProvider()))
+    spend = DailySpend.in_home(sheetai_home)
+    assert spend.spent(book.location) == pytest.approx(3 * ROW_USD)
+    spend.close()

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..backends.base import Backend
-from ..errors import RunInterrupted, SheetAIError
+from ..errors import SheetAIError
 from ..providers.base import Provider
 from ..providers.registry import get_provider
 from ..settings import Settings
@@ -104,11 +104,12 @@ def capped_sync(
         capped = SyncOptions(
             **{**vars(options), "max_cost_usd": min(left, options.max_cost_usd or left)}
         )
+        so_far = RunSummary(workbook=backend.location)
         try:
-            summary = sync(backend, settings, capped, listener, provider_for)
-        except RunInterrupted as stopped:
-            if isinstance(stopped.summary, RunSummary):
-                spend.add(backend.location, stopped.summary.total("cost_usd"))
+            summary = sync(backend, settings, capped, listener, provider_for, into=so_far)
+        except BaseException:
+            # Stopped or failed part-way: what its answered rows cost is spent all the same.
+            spend.add(backend.location, so_far.total("cost_usd"))
             raise
         cost = summary.total("cost_usd")
         if binding and summary.status == "cost_cap":

@@ -44,13 +44,19 @@ def sync(
     options: SyncOptions | None = None,
     listener: Listener | None = None,
     provider_for: Callable[[str, Settings], Provider] = get_provider,
+    into: RunSummary | None = None,
 ) -> RunSummary:
-    """Sync every step of the workbook behind ``backend``; see the module docstring."""
+    """Sync every step of the workbook behind ``backend``; see the module docstring.
+
+    ``into``: the summary to fill as the run goes, so a caller still knows what was written and
+    spent when the sync raises (a lost connection, a full disk) — the per-day cap counts it.
+    """
     settings = settings or Settings()
     options = options or SyncOptions()
     providers = Providers(provider_for, settings)
+    summary = into or RunSummary(workbook=backend.location, dry_run=options.dry_run)
     try:
-        return _sync(backend, settings, options, listener or Listener(), providers)
+        return _sync(backend, settings, options, listener or Listener(), providers, summary)
     finally:
         gc.unfreeze()  # what the sync froze (see _sync) is the collector's again
         providers.close()
@@ -62,9 +68,9 @@ def _sync(
     options: SyncOptions,
     listener: Listener,
     providers: Providers,
+    summary: RunSummary,
 ) -> RunSummary:
     started = time.monotonic()
-    summary = RunSummary(workbook=backend.location, dry_run=options.dry_run)
     try:
         with collector_paused():
             book = load_workbook(backend, settings)
