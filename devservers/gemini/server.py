@@ -8,12 +8,11 @@ In a test::
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 
 import uvicorn
 
+from .. import serving
 from .app import make_app
 from .model import FakeGeminiModel
 
@@ -35,29 +34,13 @@ class FakeGemini(FakeGeminiModel):
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> FakeGemini:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(512)
+        sock = serving.listen()
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            make_app(self), log_level="warning", access_log=False, lifespan="off", ws="none",
-            http="h11", loop="asyncio", timeout_graceful_shutdown=2,
-        )  # fmt: skip
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="FakeGemini", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("FakeGemini did not start")
-            time.sleep(0.005)
+        self._server = serving.uvicorn_server(make_app(self), keep_alive=5)
+        self._thread = serving.serve_in_thread(self._server, sock, "FakeGemini")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._thread is not None:
+            serving.stop(self._server, self._thread)
         self._server = self._thread = None

@@ -11,19 +11,14 @@ server's CPU is not the client's) and waits until it answers.
 
 from __future__ import annotations
 
-import argparse
-import os
-import select
 import socket
 import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from .. import serving
 from .app import make_app
 from .model import FakeModel
 
@@ -34,7 +29,6 @@ _CLI_OPTIONS = {
     "rpm": int, "tpm": int, "latency_ms": float, "fault_rate": float, "rate_headers": str,
     "answer_spread": float,
 }  # fmt: skip
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeOpenAI(FakeModel):
@@ -69,43 +63,25 @@ class FakeOpenAI(FakeModel):
 
     def bind(self) -> socket.socket:
         """Listen on a free port of 127.0.0.1."""
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only then (else +40 ms per response).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(2048)
+        sock = serving.listen()
         self.port = sock.getsockname()[1]
         return sock
 
     def uvicorn_server(self) -> uvicorn.Server:
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", ws="none",
-            http="h11", loop="asyncio", timeout_graceful_shutdown=2, timeout_keep_alive=60,
-        )  # fmt: skip
-        self._server = uvicorn.Server(config)
+        self._server = serving.uvicorn_server(self.app)
         return self._server
 
     def start(self) -> FakeOpenAI:
         """Serve in a daemon thread; return once the server accepts connections."""
         sock = self.bind()
-        server = self.uvicorn_server()
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="FakeOpenAI", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("FakeOpenAI did not start")
-            time.sleep(0.005)
+        self._thread = serving.serve_in_thread(self.uvicorn_server(), sock, "FakeOpenAI")
         self._sock = sock
         return self
 
     def stop(self) -> None:
         """Stop serving; hanging requests are cut short."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._thread is not None:
+            serving.stop(self._server, self._thread)
         if self._sock is not None:
             self._sock.close()
         self._server, self._thread, self._sock = None, None, None
@@ -117,31 +93,14 @@ def start_subprocess(timeout: float = 20.0, **opts: Any) -> tuple[subprocess.Pop
     Options are the constructor's that a benchmark needs (``rpm=3000, latency_ms=200``). Stop
     it with ``proc.terminate(); proc.wait()``; ``GET /_fake/stats`` gives its counters.
     """
-    argv = [sys.executable, "-m", "devservers.openai"]
-    for key, value in opts.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(argv, cwd=_REPO_ROOT, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline() if ready else ""
-    proc.stdout.close()
-    if not line.startswith("READY "):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"FakeOpenAI subprocess did not start (exit code {proc.returncode})")
-    return proc, line.split()[1]
+    return serving.start_subprocess("devservers.openai", opts, name="FakeOpenAI", timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; print ``READY <base_url>`` once listening."""
-    parser = argparse.ArgumentParser(
-        prog="python -m devservers.openai", description="A fake OpenAI-compatible server."
+    options = serving.parse_options(
+        argv, "python -m devservers.openai", _CLI_OPTIONS, "A fake OpenAI-compatible server."
     )
-    for name, kind in _CLI_OPTIONS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind)
-    args = vars(parser.parse_args(argv))
-    server = FakeOpenAI(**{k: v for k, v in args.items() if v is not None})
+    server = FakeOpenAI(**options)
     sock = server.bind()
-    print(f"READY {server.base_url}", flush=True)
-    server.uvicorn_server().run(sockets=[sock])
+    serving.serve_forever(server.uvicorn_server(), sock, server.base_url)

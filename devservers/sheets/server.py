@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sheetai.a1 import parse_range, quote_sheet
 
+from ..serving import run_in_thread
 from .app import HTTPServer, RecordedRequest
 from .errors import GoogleError, quota_error
 from .model import Sheet, Spreadsheet, plan_write
@@ -85,13 +86,8 @@ class FakeSheets:
     def start(self) -> FakeSheets:
         """Serve in a daemon thread."""
         self._httpd = HTTPServer(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="FakeSheets",
-        )
-        self._thread.start()
+        serve = functools.partial(self._httpd.serve_forever, poll_interval=0.05)
+        self._thread = run_in_thread(serve, "FakeSheets")
         return self
 
     def stop(self) -> None:
