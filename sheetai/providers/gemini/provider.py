@@ -9,7 +9,6 @@ Costs come from each reply's ``usageMetadata`` at the Gemini price table
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from ...cache import ResultCache, cache_key
@@ -28,8 +27,10 @@ from ..base import (
     RowResult,
     RunOptions,
 )
+from ..llm.answers import stats_summary
 from ..llm.batches import partly_submitted
 from ..llm.prompt import prompt_fingerprint, system_prompt
+from ..llm.rows import copy_result
 from ..llm.schema import AnswerSpec, answer_spec
 from ..prices import Usage, cost_usd, load_file, price_for
 from ..routing import route
@@ -120,25 +121,11 @@ class GeminiProvider(BatchProvider):
         for result in runner.results(list(jobs.values())):
             yield result
             for other in cache_of[result.key][1].keys[1:]:
-                yield replace(
-                    result,
-                    key=other,
-                    values=list(result.values),
-                    cached=True,
-                    tokens=0,
-                    cost_usd=0.0,
-                )
+                yield copy_result(result, other)
 
     def take_stats(self) -> dict[str, Any]:
         stats, self.stats = self.stats, RunStats()
-        return {
-            "requests": stats.requests,
-            "retries": stats.retries,
-            "rate_limited": stats.rate_limited,
-            "reasked": stats.reasked,
-            "invalid": stats.invalid,
-            "response_format": "json_schema",
-        }
+        return stats_summary(stats)
 
     def close(self) -> None:
         if self._cache is not None:

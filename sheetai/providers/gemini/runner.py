@@ -61,6 +61,8 @@ class Job:
 class RunStats(Counters):
     """Counters for the run log and the ``--json`` summary."""
 
+    response_format = "json_schema"  # Gemini's responseSchema, the only format sheetai sends
+
 
 @dataclass
 class Runner:
