@@ -57,8 +57,10 @@ class RowOutputs(OutputSlots[Any]):
         >>> RowOutputs.from_cells(["ERROR: x"])
         RowOutputs(values=[], reasoning=None, confidence=None, flag='ERROR: x')
         """
-        padded = [None] * (3 - len(cells)) + list(cells)
-        return cls(padded[:-3], padded[-3], padded[-2], padded[-1])
+        if len(cells) < 3:
+            cells = [None] * (3 - len(cells)) + list(cells)
+        # Runs once per state row (100k on a big sheet): no copy of the whole list.
+        return cls(list(cells[:-3]), cells[-3], cells[-2], cells[-1])
 
     @property
     def answer(self) -> Any:

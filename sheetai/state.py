@@ -252,11 +252,9 @@ class StateStore:
                 continue  # a damaged row only costs a re-run of that row
             if type(outputs) is not list or end != len(text or "[]"):
                 continue
-            if len(outputs) >= 3:  # RowOutputs.from_cells, for the usual list
-                kept = RowOutputs(outputs[:-3], outputs[-3], outputs[-2], outputs[-1])
-            else:
-                kept = RowOutputs.from_cells(outputs)
-            record = StateRecord(step, fingerprint, status, kept, updated, taught)
+            record = StateRecord(
+                step, fingerprint, status, RowOutputs.from_cells(outputs), updated, taught
+            )
             by_step = records.get(step)
             if by_step is None:
                 by_step = records[step] = {}
@@ -264,7 +262,7 @@ class StateStore:
             key = step, fingerprint
             at[key] = index
             if len(row) <= 6 or all(is_blank(v) for v in row[6:]):
-                shown[key] = (record, kept, status, updated, taught)  # _as_shown(record)
+                shown[key] = _as_shown(record)
         return store
 
     def to_grid(self) -> list[list[Any]]:
