@@ -20,11 +20,11 @@ from typing import Any
 
 from lxml import etree
 
-from .xlsx_package import NS, PKG_REL_NS, REL_NS, rels_path, resolve_target
+from .xlsx_package import CT_NS, NS, PKG_REL_NS, REL_NS, part_xml, rels_path, resolve_target
+from .xlsx_parts import WORKSHEET_TYPE
 
 __all__ = ["Book", "open_book"]
 
-_CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 _WORKBOOK_TYPES = [
     f"application/vnd.{kind}"
     for kind in (
@@ -35,12 +35,10 @@ _WORKBOOK_TYPES = [
     )
 ]  # openpyxl's order of preference
 _SHARED_STRINGS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-_WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 _STYLES = "xl/styles.xml"  # openpyxl looks for the stylesheet at this name only
 _CUSTOM_FORMATS = 164  # openpyxl's BUILTIN_FORMATS_MAX_SIZE: ids from here on are the file's
 _WINDOWS_EPOCH = dt.datetime(1899, 12, 30)
 _MAC_EPOCH = dt.datetime(1904, 1, 1)
-_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False)
 
 
 class _NotPlain(Exception):
@@ -83,17 +81,15 @@ def open_book(path: Path) -> Book | None:
     book = Book(archive)
     try:
         _read(book)
-    except (_NotPlain, KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
-        archive.close()
-        return None
-    except etree.XMLSyntaxError:
+    except (_NotPlain, KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile,
+            etree.XMLSyntaxError):  # fmt: skip
         archive.close()
         return None
     return book
 
 
 def _xml(book: Book, name: str) -> Any:
-    return etree.fromstring(book.archive.read(name), _PARSER)
+    return part_xml(book.archive.read(name))
 
 
 def _read(book: Book) -> None:
@@ -101,7 +97,7 @@ def _read(book: Book) -> None:
     types = _xml(book, "[Content_Types].xml")
     overrides = {
         o.get("ContentType"): o.get("PartName", "").lstrip("/")
-        for o in reversed(types.findall(f"{{{_CT_NS}}}Override"))
+        for o in reversed(types.findall(f"{{{CT_NS}}}Override"))
     }  # the first part of a type wins, as in openpyxl's manifest
     workbook = next((overrides[t] for t in _WORKBOOK_TYPES if t in overrides), None)
     if workbook is None:
@@ -113,13 +109,13 @@ def _read(book: Book) -> None:
     rels = _relationships(book, workbook)
     for sheet in root.iterfind(f"{{{NS}}}sheets/{{{NS}}}sheet"):
         kind, target = rels[sheet.get(f"{{{REL_NS}}}id") or ""]
-        if kind != _WORKSHEET:
+        if kind != WORKSHEET_TYPE:
             raise _NotPlain("a chartsheet or a dialog sheet")
         if target in names:  # openpyxl leaves out a sheet whose part is missing
             book.parts[sheet.get("name") or ""] = target
     if _SHARED_STRINGS in overrides:
         book.strings = _shared_strings(book, overrides[_SHARED_STRINGS])
-    _styles(book)
+    _styles(book, names)
 
 
 def _relationships(book: Book, part: str) -> dict[str, tuple[str, str]]:
@@ -150,10 +146,10 @@ def _shared_strings(book: Book, part: str) -> list[str]:
     return strings
 
 
-def _styles(book: Book) -> None:
+def _styles(book: Book, names: set[str]) -> None:
     """Each cell style's number format, and which are dates or durations (openpyxl's
     ``Stylesheet._normalise_numbers``)."""
-    if _STYLES not in book.archive.namelist():
+    if _STYLES not in names:
         raise _NotPlain("no stylesheet: openpyxl's defaults apply")
     root = _xml(book, _STYLES)
     custom = {
