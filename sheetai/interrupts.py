@@ -48,8 +48,13 @@ class _Gate:
     def deliver(self, number: int) -> None:
         """Give ``number`` to the program's own handler (it decides: raise, exit, ignore)."""
         self.uninstall()
-        signal.raise_signal(number)
-        self.install()  # the handler let the program go on (it ignores the signal): hold again
+        try:
+            signal.raise_signal(number)
+        finally:
+            # Held again whether the handler let the program go on (it ignores the signal) or
+            # raised: a block reached while the span unwinds still holds; the span gives the
+            # handlers back when it ends.
+            self.install()
 
 
 _gate: _Gate | None = None  # the main thread's open span, if any

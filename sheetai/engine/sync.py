@@ -10,12 +10,11 @@ as in every engine module.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 
 from ..backends.base import Backend
-from ..collector import collector_paused
+from ..collector import collector_paused, freezing
 from ..errors import RunInterrupted
 from ..interrupts import interrupts_deferrable
 from ..providers.base import Provider
@@ -54,11 +53,13 @@ def sync(
     settings = settings or Settings()
     options = options or SyncOptions()
     providers = Providers(provider_for, settings)
-    summary = into or RunSummary(workbook=backend.location, dry_run=options.dry_run)
+    summary = into or RunSummary(workbook=backend.location)
+    summary.dry_run = options.dry_run
     try:
-        return _sync(backend, settings, options, listener or Listener(), providers, summary)
+        with freezing() as freeze:
+            return _sync(backend, settings, options, listener or Listener(), providers, summary,
+                         freeze)  # fmt: skip
     finally:
-        gc.unfreeze()  # what the sync froze (see _sync) is the collector's again
         providers.close()
 
 
@@ -69,6 +70,7 @@ def _sync(
     listener: Listener,
     providers: Providers,
     summary: RunSummary,
+    freeze: Callable[[], None],
 ) -> RunSummary:
     started = time.monotonic()
     try:
@@ -81,7 +83,7 @@ def _sync(
             planned = plan_run(run)
         # The sheets, state and plans live as long as the sync: the collector need not walk
         # them again each time the rows written pile up (sync() gives them back).
-        gc.freeze()
+        freeze()
     except KeyboardInterrupt:
         summary.status = "interrupted"
         summary.seconds = time.monotonic() - started
